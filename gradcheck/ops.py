@@ -1,0 +1,204 @@
+"""The operator table: one row per operator of the expression language.
+
+The parser, both engines, the shape checker, the strategies and the docs all
+read this table, so a new operator costs one row here plus one test row.
+The SymPy column (``sym``) and the NumPy column (``num``) are written
+independently of each other: their agreement on forward values is tested,
+and it is what makes agreement of the two engines mean something.
+
+For ``elementwise`` and ``binary`` rows, ``sym`` maps scalars to a scalar
+and the engines apply it entry by entry (with broadcasting); for the other
+kinds it maps whole matrices to a matrix.
+
+>>> OPS["sigmoid"].aliases
+('σ',)
+>>> sorted(FUNCTIONS)[:4]
+['ReLU', 'abs', 'cos', 'det']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy
+
+__all__ = ["FUNCTIONS", "OPS", "Op", "lookup_function"]
+
+# Binding strength, weakest first: a + b, a * b, -a, a ** b, a.T, atoms.
+PRECEDENCE_ADD = 1
+PRECEDENCE_MUL = 2
+PRECEDENCE_UNARY = 3
+PRECEDENCE_POW = 4
+PRECEDENCE_POSTFIX = 5
+PRECEDENCE_ATOM = 6
+
+Mask = Callable[..., Any]  # argument arrays -> boolean array: where the op is defined
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operator.
+
+    kind: ``elementwise`` (unary, entry by entry), ``binary`` (entry by
+    entry with broadcasting), ``matmul``, ``dot`` (the ambiguous product,
+    resolved to ``matmul`` or ``mul`` by the shape checker), ``reduce``
+    (to 1×1), ``matrix`` (whole-matrix unary) or ``constructor``
+    (``ones(3, 2)``: integer arguments, a constant result).
+    """
+
+    name: str
+    kind: str
+    arity: int
+    sym: Callable[..., Any]
+    num: Callable[..., Any]
+    doc: str
+    aliases: tuple[str, ...] = ()
+    infix: str | None = None
+    prefix: str | None = None
+    postfix: str | None = None
+    precedence: int = PRECEDENCE_ATOM
+    right_assoc: bool = False
+    square: bool = False  # the argument must be a square matrix
+    domain: Mask | None = None  # NumPy arguments -> mask of where it is differentiable
+    domain_text: str = ""  # what the domain is, for error messages
+    kink: float | None = None  # argument value where the derivative jumps
+
+    @property
+    def is_function(self) -> bool:
+        """Written as ``name(args)`` rather than with a symbol."""
+        return self.infix is None and self.prefix is None and self.postfix is None
+
+
+def _sigmoid_np(a: Any) -> Any:
+    # exp(-softplus(-a)) keeps full relative accuracy in both tails.
+    return np.exp(-np.logaddexp(0.0, -a))
+
+
+def _softmax_np(a: Any) -> Any:
+    e = np.exp(a - a.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_sym(m: sympy.Matrix) -> sympy.Matrix:
+    e = m.applyfunc(sympy.exp)
+    rows = [sympy.Add(*e.row(i)) for i in range(e.rows)]
+    return sympy.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / rows[i])
+
+
+def _one(x: Any) -> sympy.Matrix:
+    return sympy.Matrix([[x]])
+
+
+def _is_integer(b: Any) -> Any:
+    return np.equal(np.mod(b, 1), 0)
+
+
+def _pow_domain(a: Any, b: Any) -> Any:
+    return (a > 0) | (_is_integer(b) & ((b >= 0) | (a != 0)))
+
+
+def _invertible(a: Any) -> Any:
+    return np.array([[np.linalg.cond(a) < 1e12]])
+
+
+def _nonzero_matrix(a: Any) -> Any:
+    return np.array([[np.any(a != 0)]])
+
+
+def _positive_det(a: Any) -> Any:
+    sign, _ = np.linalg.slogdet(a)
+    return np.array([[sign > 0]])
+
+
+_ROWS: list[Op] = [
+    # ----- binary operators, entry by entry with broadcasting -----
+    Op("add", "binary", 2, lambda a, b: a + b, np.add, "sum", infix="+",
+       precedence=PRECEDENCE_ADD),
+    # a - b
+    Op("sub", "binary", 2, lambda a, b: a - b, np.subtract, "difference", infix="-",
+       precedence=PRECEDENCE_ADD),
+    Op("mul", "binary", 2, lambda a, b: a * b, np.multiply,
+       "elementwise (Hadamard) product; also written ⊙", infix="*", precedence=PRECEDENCE_MUL),
+    Op("div", "binary", 2, lambda a, b: a / b, np.divide, "elementwise quotient", infix="/",
+       precedence=PRECEDENCE_MUL, domain=lambda a, b: b != 0,
+       domain_text="division needs a nonzero divisor"),
+    Op("pow", "binary", 2, lambda a, b: a**b, np.power, "elementwise power; also written ^",
+       infix="**", precedence=PRECEDENCE_POW, right_assoc=True, domain=_pow_domain,
+       domain_text="a ** b needs a > 0 unless b is an integer (and a != 0 when b < 0)"),
+    # ----- products of matrices -----
+    Op("matmul", "matmul", 2, lambda a, b: a * b, np.matmul, "matrix product", infix="@",
+       precedence=PRECEDENCE_MUL),
+    Op("dot", "dot", 2, lambda a, b: None, lambda a, b: None,
+       "the product as printed in notes (· ×, or writing operands side by side): the matrix "
+       "product when the inner dimensions agree, else the elementwise product",
+       infix="·", precedence=PRECEDENCE_MUL),
+    # ----- unary operators -----
+    Op("neg", "elementwise", 1, lambda a: -a, np.negative, "negation", prefix="-",
+       precedence=PRECEDENCE_UNARY),
+    Op("transpose", "matrix", 1, lambda m: m.T, np.transpose, "transpose; also xᵀ, transpose(x)",
+       postfix=".T", precedence=PRECEDENCE_POSTFIX),
+    # ----- elementwise functions -----
+    Op("exp", "elementwise", 1, sympy.exp, np.exp, "exponential"),
+    Op("log", "elementwise", 1, sympy.log, np.log, "natural logarithm", aliases=("ln",),
+       domain=lambda a: a > 0, domain_text="log needs a positive argument"),
+    Op("sqrt", "elementwise", 1, sympy.sqrt, np.sqrt, "square root",
+       domain=lambda a: a > 0,
+       domain_text="sqrt needs a positive argument (it is not differentiable at 0)"),
+    Op("abs", "elementwise", 1, sympy.Abs, np.abs, "absolute value", kink=0.0),
+    Op("sin", "elementwise", 1, sympy.sin, np.sin, "sine"),
+    Op("cos", "elementwise", 1, sympy.cos, np.cos, "cosine"),
+    Op("tanh", "elementwise", 1, sympy.tanh, np.tanh, "hyperbolic tangent"),
+    Op("sigmoid", "elementwise", 1, lambda a: 1 / (1 + sympy.exp(-a)), _sigmoid_np,
+       "logistic sigmoid 1/(1+exp(-x))", aliases=("σ",)),
+    Op("relu", "elementwise", 1, lambda a: sympy.Max(0, a), lambda a: np.maximum(a, 0.0),
+       "rectified linear unit max(x, 0)", aliases=("ReLU",), kink=0.0),
+    Op("softplus", "elementwise", 1, lambda a: sympy.log(1 + sympy.exp(a)),
+       lambda a: np.logaddexp(0.0, a), "log(1 + exp(x))"),
+    # ----- reductions to 1×1 -----
+    Op("sum", "reduce", 1, lambda m: _one(sympy.Add(*m)), lambda a: np.sum(a).reshape(1, 1),
+       "sum of all entries"),
+    Op("mean", "reduce", 1, lambda m: _one(sympy.Add(*m) / len(m)),
+       lambda a: np.mean(a).reshape(1, 1), "mean of all entries"),
+    Op("trace", "reduce", 1, lambda m: _one(m.trace()), lambda a: np.trace(a).reshape(1, 1),
+       "sum of the diagonal", aliases=("tr",), square=True),
+    Op("norm", "reduce", 1, lambda m: _one(sympy.sqrt(sympy.Add(*[e**2 for e in m]))),
+       lambda a: np.linalg.norm(a).reshape(1, 1), "Frobenius norm",
+       domain=_nonzero_matrix, domain_text="norm is not differentiable at the zero matrix"),
+    Op("det", "reduce", 1, lambda m: _one(m.det(method="berkowitz")),
+       lambda a: np.linalg.det(a).reshape(1, 1), "determinant", square=True),
+    Op("logdet", "reduce", 1, lambda m: _one(sympy.log(m.det(method="berkowitz"))),
+       lambda a: np.linalg.slogdet(a)[1].reshape(1, 1), "log of the determinant",
+       square=True, domain=_positive_det, domain_text="logdet needs a positive determinant"),
+    # ----- whole-matrix functions -----
+    Op("inv", "matrix", 1, lambda m: m.inv(method="ADJ"), np.linalg.inv, "matrix inverse",
+       square=True, domain=_invertible, domain_text="inv needs an invertible matrix"),
+    Op("softmax", "matrix", 1, _softmax_sym, _softmax_np, "softmax of each row"),
+    # ----- constant constructors -----
+    Op("ones", "constructor", 2, lambda r, c: sympy.ones(r, c), lambda r, c: np.ones((r, c)),
+       "ones(rows, cols): the matrix of ones"),
+    Op("zeros", "constructor", 2, lambda r, c: sympy.zeros(r, c),
+       lambda r, c: np.zeros((r, c)), "zeros(rows, cols): the zero matrix"),
+    Op("eye", "constructor", 1, lambda n: sympy.eye(n), lambda n: np.eye(n),
+       "eye(n): the n×n identity"),
+]
+
+OPS: dict[str, Op] = {op.name: op for op in _ROWS}
+
+# Names written as function calls, with their aliases: name -> op name.
+FUNCTIONS: dict[str, str] = {
+    **{op.name: op.name for op in _ROWS if op.is_function or op.name == "transpose"},
+    **{alias: op.name for op in _ROWS for alias in op.aliases},
+}
+
+
+def lookup_function(name: str) -> Op | None:
+    """The row for a function name or alias, or None.
+
+    >>> lookup_function("σ").name
+    'sigmoid'
+    """
+    key = FUNCTIONS.get(name)
+    return OPS[key] if key is not None else None

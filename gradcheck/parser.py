@@ -1,0 +1,299 @@
+"""Text to expression tree, with a real grammar (lark, LALR).
+
+User text is never passed to ``eval``, ``exec``, ``sympify`` or
+``parse_expr``: it is tokenized and parsed by the grammar below, and the
+tree is built bottom-up while parsing, so deep nesting cannot overflow the
+stack. Errors carry the column and a caret.
+
+>>> parse("x.T @ W")
+Call(op='matmul', args=(Call(op='transpose', args=(Var(name='x'),)), Var(name='W')))
+>>> parse("x +* y")
+Traceback (most recent call last):
+  ...
+gradcheck.errors.ParseError: unexpected '*' at column 4
+  x +* y
+     ^
+hint: expected a number, a name, '(', '[', '+' or '-'
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ops
+from .errors import ParseError, suggest
+from .tree import Call, Matrix, Node, Num, Var, children
+
+__all__ = ["GRAMMAR", "MAX_DEPTH", "MAX_LENGTH", "parse"]
+
+MAX_LENGTH = 10_000  # characters of input
+MAX_DEPTH = 200  # nesting of the tree; deeper input is rejected, not recursed into
+MAX_EXPONENT = 300  # largest decimal exponent a number literal may have
+
+GRAMMAR = r"""
+?start: sum
+
+?sum: product
+    | sum PLUS product          -> add
+    | sum MINUS product         -> sub
+
+?product: unary
+    | product STAR unary        -> mul
+    | product HADAMARD unary    -> mul
+    | product SLASH unary       -> div
+    | product AT unary          -> matmul
+    | product DOT unary         -> dot
+    | product power             -> juxtapose
+
+?unary: power
+    | MINUS unary               -> neg
+    | PLUS unary                -> pos
+
+?power: postfix
+    | postfix POW unary         -> pow
+
+?postfix: atom
+    | postfix TRANSPOSE         -> transpose
+
+?atom: NUMBER                   -> number
+    | NAME                      -> name
+    | NAME LPAR [sum (COMMA sum)*] RPAR -> call
+    | LPAR sum RPAR             -> group
+    | LSQB sum (COMMA sum)* RSQB -> matrix
+
+PLUS: "+"
+MINUS: "-" | "−"
+STAR: "*"
+HADAMARD: "⊙" | "∘"
+SLASH: "/"
+AT: "@"
+DOT: "·" | "×" | "⋅"
+POW: "**" | "^"
+TRANSPOSE: ".T" | "ᵀ"
+LPAR: "("
+RPAR: ")"
+LSQB: "["
+RSQB: "]"
+COMMA: ","
+NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?/
+NAME: /(?!ᵀ)[^\W\d](?:(?!ᵀ)\w)*/
+
+%ignore /[ \t\r\n]+/
+"""
+
+# How terminals are named in messages.
+_TERMINAL_TEXT = {
+    "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "HADAMARD": "'⊙'", "SLASH": "'/'",
+    "AT": "'@'", "DOT": "'·'", "POW": "'**'", "TRANSPOSE": "'.T'", "LPAR": "'('",
+    "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "NUMBER": "a number",
+    "NAME": "a name", "$END": "the end of the expression",
+}
+_EXPECT_ORDER = ["NUMBER", "NAME", "LPAR", "LSQB", "RPAR", "RSQB", "COMMA", "PLUS", "MINUS",
+                 "STAR", "SLASH", "AT", "DOT", "POW", "TRANSPOSE", "HADAMARD", "$END"]
+
+
+def _span(*parts: Any) -> tuple[int, int]:
+    starts, ends = [], []
+    for p in parts:
+        if isinstance(p, Token):
+            starts.append(p.start_pos)
+            ends.append(p.end_pos)
+        elif p is not None:
+            starts.append(p.span[0])
+            ends.append(p.span[1])
+    return min(starts), max(ends)
+
+
+def _depth(*nodes: Node) -> int:
+    return 1 + max((n.depth for n in nodes), default=0)
+
+
+class _Build(Transformer[Token, Node]):
+    """Builds tree nodes as the LALR parser reduces (no recursion)."""
+
+    text = None  # errors raised while parsing get the text in parse()
+
+    def _call(self, op: str, args: tuple[Node, ...], span: tuple[int, int], at: int) -> Call:
+        node = Call(op, args, span=span, depth=_depth(*args), at=at)
+        if node.depth > MAX_DEPTH:
+            raise ParseError(
+                f"expression nested more than {MAX_DEPTH} levels deep",
+                text=self.text, column=span[0] + 1,
+                hint="split it into smaller expressions or simplify it")
+        return node
+
+    def _binary(self, name: str, items: list[Any]) -> Call:
+        left, tok, right = items
+        return self._call(name, (left, right), _span(left, right), tok.start_pos)
+
+    def add(self, items: list[Any]) -> Call:
+        return self._binary("add", items)
+
+    def sub(self, items: list[Any]) -> Call:
+        return self._binary("sub", items)
+
+    def mul(self, items: list[Any]) -> Call:
+        return self._binary("mul", items)
+
+    def div(self, items: list[Any]) -> Call:
+        return self._binary("div", items)
+
+    def matmul(self, items: list[Any]) -> Call:
+        return self._binary("matmul", items)
+
+    def dot(self, items: list[Any]) -> Call:
+        return self._binary("dot", items)
+
+    def pow(self, items: list[Any]) -> Call:
+        return self._binary("pow", items)
+
+    def juxtapose(self, items: list[Any]) -> Call:
+        left, right = items
+        return self._call("dot", (left, right), _span(left, right), right.span[0])
+
+    def neg(self, items: list[Any]) -> Call:
+        tok, a = items
+        return self._call("neg", (a,), _span(tok, a), tok.start_pos)
+
+    def pos(self, items: list[Any]) -> Node:
+        return items[1]  # unary plus changes nothing
+
+    def transpose(self, items: list[Any]) -> Call:
+        a, tok = items
+        return self._call("transpose", (a,), _span(a, tok), tok.start_pos)
+
+    def group(self, items: list[Any]) -> Node:
+        lpar, inner, rpar = items
+        # Keep the tree, widen the span to the parentheses.
+        return type(inner)(**{**inner.__dict__, "span": _span(lpar, rpar)})
+
+    def number(self, items: list[Any]) -> Num:
+        (tok,) = items
+        mantissa, _, exponent = tok.lower().partition("e")
+        if exponent and abs(int(exponent)) > MAX_EXPONENT:
+            raise ParseError(
+                "number out of range", text=self.text, column=tok.start_pos + 1,
+                width=len(tok), hint=f"exponents beyond ±{MAX_EXPONENT} are not supported")
+        return Num(Fraction(str(tok)), span=_span(tok))
+
+    def name(self, items: list[Any]) -> Var:
+        (tok,) = items
+        return Var(str(tok), span=_span(tok))
+
+    def call(self, items: list[Any]) -> Node:
+        name, lpar, *rest, rpar = items
+        args = tuple(a for a in rest if a is not None and not isinstance(a, Token))
+        span = _span(name, rpar)
+        op = ops.lookup_function(str(name))
+        if op is None:
+            if len(args) == 1:  # w_1(w_0 x): a product written by juxtaposition
+                var = Var(str(name), span=_span(name))
+                return self._call("dot", (var, args[0]), span, lpar.start_pos)
+            raise ParseError(
+                f"unknown function '{name}'", text=self.text, column=name.start_pos + 1,
+                width=len(name), hint=suggest(str(name), ops.FUNCTIONS)
+                or "see the list of functions in the language reference")
+        if len(args) != op.arity:
+            want = f"{op.arity} argument" + ("s" if op.arity != 1 else "")
+            raise ParseError(
+                f"{name}() takes {want}, got {len(args)}", text=self.text,
+                column=name.start_pos + 1, width=len(name), hint=f"{op.name}: {op.doc}")
+        return self._call(op.name, args, span, name.start_pos)
+
+    def matrix(self, items: list[Any]) -> Matrix:
+        lsq, *rest, rsq = items
+        entries = [e for e in rest if not isinstance(e, Token)]
+        span = _span(lsq, rsq)
+        nested = [isinstance(e, Matrix) and len(e.rows) == 1 for e in entries]
+        if all(nested):  # [[1, 0], [2, 1]]: stack the rows
+            rows = tuple(e.rows[0] for e in entries)  # type: ignore[union-attr]
+            lengths = {len(r) for r in rows}
+            if len(lengths) > 1:
+                raise ParseError(
+                    "matrix rows have different lengths " + str(sorted(len(r) for r in rows)),
+                    text=self.text, column=lsq.start_pos + 1,
+                    hint="every row of a matrix literal needs the same number of entries")
+        elif any(isinstance(e, Matrix) for e in entries):
+            raise ParseError(
+                "a matrix literal mixes rows and entries", text=self.text,
+                column=lsq.start_pos + 1, hint="write [[1, 2], [3, 4]] or a single row [1, 2]")
+        else:
+            rows = (tuple(entries),)
+        node = Matrix(rows, span=span, depth=_depth(*entries))
+        if node.depth > MAX_DEPTH:
+            raise ParseError(f"expression nested more than {MAX_DEPTH} levels deep",
+                             text=self.text, column=lsq.start_pos + 1)
+        return node
+
+
+_PARSER = Lark(GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=True,
+              transformer=_Build())
+
+
+def parse(text: str) -> Node:
+    """Parse an expression of the language into a tree.
+
+    Raises:
+        ParseError: the text is not an expression; the error has the
+            column (1-based) and a hint.
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"an expression must be a string, not {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"expression is {len(text)} characters long, more than {MAX_LENGTH}",
+                         hint="split it into smaller expressions")
+    if not text.strip():
+        raise ParseError("empty expression", hint="write an expression such as sum(x * x)")
+    line = re.sub(r"\s", " ", text)  # one line, so the caret lines up
+    try:
+        node: Node = _PARSER.parse(text)
+        return node
+    except ParseError as e:
+        e.text = line
+        raise
+    except UnexpectedInput as e:
+        raise _syntax_error(e, line) from None
+
+
+def _syntax_error(e: UnexpectedInput, line: str) -> ParseError:
+    if isinstance(e, UnexpectedCharacters):
+        char = line[e.pos_in_stream] if e.pos_in_stream < len(line) else ""
+        hint = None
+        if char in "=;:{}!&|<>`$#%?\\\"":
+            hint = "the language has no statements or comparisons: write one expression"
+        return ParseError(f"unexpected character {char!r}", text=line,
+                          column=e.pos_in_stream + 1, hint=hint)
+    expected = getattr(e, "expected", None) or getattr(e, "allowed", None) or set()
+    names = [_TERMINAL_TEXT[t] for t in _EXPECT_ORDER if t in expected]
+    hint = "expected " + _join(names) if names else None
+    if isinstance(e, UnexpectedEOF) or (
+            isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        return ParseError("the expression ends too early", text=line,
+                          column=len(line.rstrip()) + 1, hint=hint)
+    assert isinstance(e, UnexpectedToken)
+    tok = e.token
+    return ParseError(f"unexpected {_token_text(tok)}", text=line, column=tok.start_pos + 1,
+                      width=len(tok), hint=hint)
+
+
+def _token_text(tok: Token) -> str:
+    return f"'{tok}'"
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def walk(node: Node) -> list[Node]:
+    """All nodes, parents before children, without recursion."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        stack.extend(reversed(children(n)))
+    return out

@@ -1,0 +1,179 @@
+"""The point of a check: the value of every variable, exact and in float64.
+
+Values come from the user (arrays, nested lists, numbers, or constant
+expressions of the language such as ``"0.5*ones(2,2)"``) or are drawn at
+random from a declared shape. Random entries are multiples of 1/1024, so
+each float is exactly the rational the symbolic engine uses; draws are
+seeded per variable name, so adding a variable does not change the others.
+
+>>> p = constant("[[1, 0], [2, 1]] / 2")
+>>> p.exact
+Matrix([
+[1/2,   0],
+[  1, 1/2]])
+>>> parse_shape("3x2")
+(3, 2)
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import sympy
+
+from . import numeric, symbolic
+from .errors import OptionError
+from .parser import parse
+from .shapes import MAX_ENTRIES, fmt, infer
+from .tree import Node, Shape, variables
+
+__all__ = ["Value", "constant", "draw", "parse_shape", "to_value"]
+
+_SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True)
+class Value:
+    """One variable's value: exact (SymPy rationals or expressions) and float64."""
+
+    exact: sympy.ImmutableMatrix
+    array: np.ndarray
+
+    @property
+    def shape(self) -> Shape:
+        return self.array.shape  # type: ignore[return-value]
+
+
+def parse_shape(spec: Any, name: str = "") -> Shape:
+    """A shape from ``(3, 2)``, ``"3x2"``, ``"3×2"`` or ``"3,2"``."""
+    if isinstance(spec, str):
+        m = _SHAPE.match(spec)
+        dims = (int(m.group(1)), int(m.group(2))) if m else None
+    elif isinstance(spec, (tuple, list)) and len(spec) == 2 and all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in spec):
+        dims = (int(spec[0]), int(spec[1]))
+    else:
+        dims = None
+    where = f" for '{name}'" if name else ""
+    if dims is None:
+        raise OptionError(f"bad shape {spec!r}{where}",
+                          hint="write a shape as rows x columns: 3x2, or (3, 2) in Python")
+    if min(dims) < 1 or dims[0] * dims[1] > MAX_ENTRIES:
+        raise OptionError(f"bad shape {spec!r}{where}",
+                          hint=f"both sizes at least 1 and at most {MAX_ENTRIES} entries in all")
+    return dims
+
+
+def constant(text: str, name: str = "") -> Value:
+    """Evaluate a constant expression exactly (``ones(3,2)``, ``[[1,0],[2,1]]``, ``eye(2)/2``)."""
+    tree = parse(text)
+    free = variables(tree)
+    if free:
+        raise OptionError(
+            f"the value{' of ' + repr(name) if name else ''} uses the name '{free[0]}'",
+            hint="a value must be a constant expression such as 0.5*ones(2,2) or "
+                 "[[1,0],[2,1]]; to declare a shape write 3x2")
+    typed = infer(tree, {}, text=text)
+    exact = symbolic.build(typed.tree, {})
+    return _checked(exact, name)
+
+
+def _checked(exact: sympy.ImmutableMatrix, name: str) -> Value:
+    array = symbolic.to_float(exact)
+    if not np.isfinite(array).all():
+        raise OptionError(f"the value of '{name}' is not finite",
+                          hint="values must be finite real numbers")
+    return Value(exact, array)
+
+
+def to_value(value: Any, name: str = "") -> Value:
+    """A :class:`Value` from an array-like (or a constant expression string).
+
+    A 1-D array is a row vector (1×n), as NumPy broadcasts it; a number is 1×1.
+    """
+    if isinstance(value, Value):
+        return value
+    if isinstance(value, str):
+        return constant(value, name)
+    if isinstance(value, sympy.MatrixBase):
+        return _checked(sympy.ImmutableMatrix(value), name)
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise OptionError(f"the value of '{name}' is not a real matrix: {value!r:.60}",
+                          hint="give a number, nested lists or a NumPy array of reals") from None
+    if np.iscomplexobj(np.asarray(value)):
+        raise OptionError(f"the value of '{name}' is complex", hint="values must be real")
+    if array.ndim == 0:
+        array = array.reshape(1, 1)
+    elif array.ndim == 1:
+        array = array.reshape(1, -1)
+    if array.ndim != 2 or array.size == 0:
+        raise OptionError(f"the value of '{name}' has shape {np.shape(value)}",
+                          hint="gradcheck works with 2-D matrices (1-D arrays count as rows)")
+    if not np.isfinite(array).all():
+        raise OptionError(f"the value of '{name}' has entries that are not finite",
+                          hint="values must be finite real numbers")
+    # The exact value is the float itself, as a rational: no rounding is invented.
+    exact = sympy.ImmutableMatrix(*array.shape, [_rational(v) for v in array.flat])
+    return Value(exact, array)
+
+
+def _rational(v: float) -> sympy.Rational:
+    q = Fraction(float(v))
+    return sympy.Rational(q.numerator, q.denominator)
+
+
+# Ways to draw a point, tried in order until the expression is defined and
+# smooth there: any sign; positive (log, sqrt); positive with a dominant
+# diagonal, so square matrices are invertible with positive determinant.
+_SCHEMES = ("signed", "positive", "dominant")
+
+
+def _draw_one(name: str, shape: Shape, seed: int, scheme: str, attempt: int) -> Value:
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode()), attempt])
+    k = rng.integers(128, 1025, size=shape)  # |entries| in [1/8, 1], multiples of 1/1024
+    if scheme == "signed":
+        k = k * rng.choice([-1, 1], size=shape)
+    elif scheme == "dominant" and shape[0] == shape[1]:
+        k = k + 1024 * shape[0] * np.eye(shape[0], dtype=k.dtype)
+    exact = sympy.ImmutableMatrix(*shape, [sympy.Rational(int(v), 1024) for v in k.flat])
+    return Value(exact, k / 1024.0)
+
+
+def draw(tree: Node, fixed: Mapping[str, Value], free: Mapping[str, Shape], seed: int,
+         check: Callable[[dict[str, Value]], str | None]) -> dict[str, Value]:
+    """Draw values for the ``free`` variables where ``check`` finds no problem.
+
+    ``check`` returns None for a good point, or a reason. Raises
+    OptionError when no scheme gives a good point.
+    """
+    reason = None
+    for scheme in _SCHEMES:
+        for attempt in range(8):
+            point = dict(fixed)
+            for name, shape in free.items():
+                point[name] = _draw_one(name, shape, seed, scheme, attempt)
+            reason = check(point)
+            if reason is None:
+                return point
+    names = ", ".join(free)
+    raise OptionError(
+        f"could not draw a random point for {names} where the expression is defined and "
+        "smooth", detail=reason, hint="give values instead of shapes")
+
+
+def kink_margin(tree: Node, env: Mapping[str, np.ndarray]) -> float:
+    """Smallest distance of a relu/abs argument from its kink (inf if none)."""
+    args = numeric.kink_arguments(tree, env)
+    return min((float(np.min(np.abs(a))) for _, a in args), default=np.inf)
+
+
+def describe(values: Mapping[str, Value]) -> str:
+    return ", ".join(f"{n} {fmt(v.shape)}" for n, v in values.items())

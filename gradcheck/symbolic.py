@@ -1,0 +1,109 @@
+"""Exact derivatives with SymPy, over explicit element symbols.
+
+Each matrix variable becomes a matrix of real symbols ``z[0,0], z[0,1], …``
+and each entry of the result is an ordinary SymPy expression in them, so
+differentiation is SymPy's scalar ``diff``: the closed-form matrix calculus
+of ``MatrixSymbol.diff`` is not used (in SymPy 1.14 it recurses forever on
+``HadamardProduct(x*y+z, A) + z`` and returns 0 for ``(z.T*z)[0,0]``).
+Values at a rational point stay exact until :func:`to_float` is asked.
+
+>>> from gradcheck.parser import parse
+>>> from gradcheck.shapes import infer
+>>> typed = infer(parse("sum(z * z)"), {"z": (1, 2)})
+>>> z = symbols("z", (1, 2))
+>>> jacobian(build(typed.tree, {"z": z}), z)
+Matrix([[2*z[0,0], 2*z[0,1]]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import sympy
+
+from . import ops
+from .tree import Call, Matrix, Node, Num, Shape, Var
+
+__all__ = ["build", "evaluate", "is_elementwise", "jacobian", "symbols", "to_float"]
+
+Array = sympy.ImmutableDenseNDimArray
+
+
+def symbols(name: str, shape: Shape) -> sympy.ImmutableMatrix:
+    """The matrix of real element symbols ``name[i,j]``."""
+    rows, cols = shape
+    return sympy.ImmutableMatrix(
+        rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True))
+
+
+def build(tree: Node, env: Mapping[str, sympy.MatrixBase]) -> sympy.ImmutableMatrix:
+    """The SymPy matrix of a typed tree, with ``env`` giving each variable."""
+    return sympy.ImmutableMatrix(_build(tree, env))
+
+
+def _build(node: Node, env: Mapping[str, sympy.MatrixBase]) -> sympy.MatrixBase:
+    if isinstance(node, Num):
+        return sympy.Matrix([[sympy.Rational(node.value.numerator, node.value.denominator)]])
+    if isinstance(node, Var):
+        return sympy.Matrix(env[node.name])
+    if isinstance(node, Matrix):
+        return sympy.Matrix([[_build(e, env)[0, 0] for e in row] for row in node.rows])
+    assert isinstance(node, Call)
+    op = ops.OPS[node.op]
+    if op.kind == "constructor":
+        return sympy.Matrix(op.sym(*(int(a.value) for a in node.args)))  # type: ignore[union-attr]
+    args = [_build(a, env) for a in node.args]
+    if op.kind == "elementwise":
+        return args[0].applyfunc(op.sym)
+    if op.kind == "binary":
+        assert node.shape is not None
+        a, b = (_spread(m, node.shape) for m in args)
+        return sympy.Matrix(*node.shape, lambda i, j: op.sym(a[i, j], b[i, j]))
+    return sympy.Matrix(op.sym(*args))
+
+
+def _spread(m: sympy.MatrixBase, shape: Shape) -> sympy.MatrixBase:
+    """Broadcast a 1×1, 1×n or m×1 matrix to ``shape``."""
+    if m.shape == shape:
+        return m
+    return sympy.Matrix(*shape, lambda i, j: m[i % m.rows, j % m.cols])
+
+
+def jacobian(f: sympy.MatrixBase, w: sympy.MatrixBase) -> Any:
+    """``J[i,j,k,l] = ∂f[i,j]/∂w[k,l]``; for a 1×1 ``f``, the gradient (w's shape).
+
+    Returns a SymPy Matrix (gradient) or a rank-4 immutable Array.
+    """
+    if f.shape == (1, 1):
+        f0 = f[0, 0]
+        return sympy.ImmutableMatrix(w.rows, w.cols, lambda k, l: sympy.diff(f0, w[k, l]))
+    entries = [sympy.diff(f[i, j], w[k, l]) for i in range(f.rows) for j in range(f.cols)
+               for k in range(w.rows) for l in range(w.cols)]
+    return Array(entries, (*f.shape, *w.shape))
+
+
+def is_elementwise(jac: Any, f_shape: Shape, w_shape: Shape) -> bool:
+    """Whether f is elementwise in w: same shape, and every ∂f[i,j]/∂w[k,l]
+    with (i,j) != (k,l) is identically zero (as an expression, not only at a point)."""
+    if f_shape != w_shape or f_shape == (1, 1) or getattr(jac, "rank", lambda: 2)() != 4:
+        return False
+    r, c = f_shape
+    return all(jac[i, j, k, l] == 0 for i in range(r) for j in range(c)
+               for k in range(r) for l in range(c) if (i, j) != (k, l))
+
+
+def evaluate(expr: Any, values: Mapping[sympy.Symbol, sympy.Expr]) -> Any:
+    """Substitute exact values: rationals stay rationals, ``exp(1/4)`` stays symbolic."""
+    return expr.xreplace(dict(values))
+
+
+def to_float(expr: Any) -> np.ndarray:
+    """Floats from exact SymPy values, each correctly rounded from 30 digits."""
+    flat = list(expr) if not hasattr(expr, "rank") else list(np.array(expr.tolist()).flat)
+    shape = expr.shape
+    out = np.empty(len(flat))
+    for n, e in enumerate(flat):
+        out[n] = float(e) if e.is_Rational else float(sympy.N(e, 30))
+    return out.reshape(shape)
