@@ -33,6 +33,7 @@ class Mismatch:
     exceeded ``tolerance``.
     """
 
+    variable: str
     index: tuple[int, ...]
     kind: str
     exact: float | None
@@ -52,7 +53,8 @@ class Comparison:
 
 
 def compare(exact: np.ndarray | None, numeric: np.ndarray, numeric_error: np.ndarray,
-            claimed: np.ndarray | None, *, atol: float, rtol: float) -> Comparison:
+            claimed: np.ndarray | None, *, atol: float, rtol: float,
+            variable: str = "w") -> Comparison:
     """Compare arrays of one layout; see the module docstring for the rule."""
     out: list[Mismatch] = []
     if exact is not None:
@@ -60,7 +62,8 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray, numeric_error: np.nda
         tol = atol + rtol * np.abs(exact) + numeric_error
         bad = ~(diff <= tol)  # NaN counts as disagreement
         for idx in map(tuple, np.argwhere(bad)):
-            out.append(Mismatch(_ints(idx), "engines", float(exact[idx]), float(numeric[idx]),
+            out.append(Mismatch(variable, _ints(idx), "engines", float(exact[idx]),
+                                float(numeric[idx]),
                                 None if claimed is None else float(claimed[idx]),
                                 float(diff[idx]), float(tol[idx])))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -79,7 +82,8 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray, numeric_error: np.nda
             key = _ints(idx)
             # A wrong claim is the headline; drop an engines note at the same entry.
             out = [m for m in out if m.index != key] if key in taken else out
-            out.append(Mismatch(key, "claim", None if exact is None else float(exact[idx]),
+            out.append(Mismatch(variable, key, "claim",
+                                None if exact is None else float(exact[idx]),
                                 float(numeric[idx]), float(claimed[idx]), float(cdiff[idx]),
                                 float(ctol[idx])))
         claim_error = _max(cdiff)

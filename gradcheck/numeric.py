@@ -76,6 +76,7 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], trace: _Trace | None) -> np
         return np.array([[_eval(e, env, trace)[0, 0] for e in row] for row in node.rows])
     assert isinstance(node, Call)
     op = ops.OPS[node.op]
+    shape = node.shape or (1, 1)
     if op.kind == "constructor":
         return np.asarray(op.num(*(int(a.value) for a in node.args)), dtype=np.float64)  # type: ignore[union-attr]
     args = [_eval(a, env, trace) for a in node.args]
@@ -83,10 +84,10 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], trace: _Trace | None) -> np
         with np.errstate(all="ignore"):
             mask = op.domain(*args)
         if not np.all(mask):
-            i, j = (int(v) for v in np.argwhere(~np.broadcast_to(mask, node.shape))[0])
+            i, j = (int(v) for v in np.argwhere(~np.broadcast_to(mask, shape))[0])
             arg = args[1] if op.name == "div" else args[0]
             whole = np.shape(mask) == (1, 1) and arg.shape != (1, 1)  # a whole-matrix condition
-            value = np.nan if whole else float(np.broadcast_to(arg, node.shape)[i, j])
+            value = np.nan if whole else float(np.broadcast_to(arg, shape)[i, j])
             raise OutOfDomain(node, (i, j), value, op.domain_text)
     if trace is not None and op.kink is not None:
         trace.kinks.append((node, args[0] - op.kink))

@@ -18,11 +18,12 @@ hint: expected a number, a name, '(', '[', '+' or '-'
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ops
@@ -101,8 +102,8 @@ def _span(*parts: Any) -> tuple[int, int]:
     starts, ends = [], []
     for p in parts:
         if isinstance(p, Token):
-            starts.append(p.start_pos)
-            ends.append(p.end_pos)
+            starts.append(int(p.start_pos or 0))
+            ends.append(int(p.end_pos or 0))
         elif p is not None:
             starts.append(p.span[0])
             ends.append(p.span[1])
@@ -161,7 +162,7 @@ class _Build(Transformer[Token, Node]):
         return self._call("neg", (a,), _span(tok, a), tok.start_pos)
 
     def pos(self, items: list[Any]) -> Node:
-        return items[1]  # unary plus changes nothing
+        return cast(Node, items[1])  # unary plus changes nothing
 
     def transpose(self, items: list[Any]) -> Call:
         a, tok = items
@@ -170,7 +171,7 @@ class _Build(Transformer[Token, Node]):
     def group(self, items: list[Any]) -> Node:
         lpar, inner, rpar = items
         # Keep the tree, widen the span to the parentheses.
-        return type(inner)(**{**inner.__dict__, "span": _span(lpar, rpar)})
+        return cast(Node, dataclasses.replace(inner, span=_span(lpar, rpar)))
 
     def number(self, items: list[Any]) -> Num:
         (tok,) = items
@@ -211,7 +212,7 @@ class _Build(Transformer[Token, Node]):
         span = _span(lsq, rsq)
         nested = [isinstance(e, Matrix) and len(e.rows) == 1 for e in entries]
         if all(nested):  # [[1, 0], [2, 1]]: stack the rows
-            rows = tuple(e.rows[0] for e in entries)  # type: ignore[union-attr]
+            rows = tuple(cast(Matrix, e).rows[0] for e in entries)
             lengths = {len(r) for r in rows}
             if len(lengths) > 1:
                 raise ParseError(
@@ -251,8 +252,7 @@ def parse(text: str) -> Node:
         raise ParseError("empty expression", hint="write an expression such as sum(x * x)")
     line = re.sub(r"\s", " ", text)  # one line, so the caret lines up
     try:
-        node: Node = _PARSER.parse(text)
-        return node
+        return cast(Node, _PARSER.parse(text))
     except ParseError as e:
         e.text = line
         raise
@@ -262,12 +262,13 @@ def parse(text: str) -> Node:
 
 def _syntax_error(e: UnexpectedInput, line: str) -> ParseError:
     if isinstance(e, UnexpectedCharacters):
-        char = line[e.pos_in_stream] if e.pos_in_stream < len(line) else ""
+        pos = e.pos_in_stream or 0
+        char = line[pos] if pos < len(line) else ""
         hint = None
         if char in "=;:{}!&|<>`$#%?\\\"":
             hint = "the language has no statements or comparisons: write one expression"
         return ParseError(f"unexpected character {char!r}", text=line,
-                          column=e.pos_in_stream + 1, hint=hint)
+                          column=pos + 1, hint=hint)
     expected = getattr(e, "expected", None) or getattr(e, "allowed", None) or set()
     names = [_TERMINAL_TEXT[t] for t in _EXPECT_ORDER if t in expected]
     hint = "expected " + _join(names) if names else None

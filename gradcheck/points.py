@@ -47,7 +47,8 @@ class Value:
 
     @property
     def shape(self) -> Shape:
-        return self.array.shape  # type: ignore[return-value]
+        rows, cols = self.array.shape
+        return int(rows), int(cols)
 
 
 def parse_shape(spec: Any, name: str = "") -> Shape:

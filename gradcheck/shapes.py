@@ -70,7 +70,7 @@ def fmt(shape: Shape) -> str:
 def broadcast(a: Shape, b: Shape) -> Shape | None:
     """The broadcast shape of two 2-D shapes, or None if they do not broadcast."""
     out = []
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y and 1 not in (x, y):
             return None
         out.append(max(x, y))

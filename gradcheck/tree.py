@@ -66,7 +66,7 @@ class Call:
     at: int = field(default=0, compare=False, repr=False)
 
 
-Node = Union[Num, Var, Matrix, Call]
+Node = Union[Num, Var, Matrix, Call]  # noqa: UP007 (a runtime alias on Python 3.10)
 
 
 def children(node: Node) -> tuple[Node, ...]:

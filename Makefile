@@ -1,0 +1,23 @@
+PYTHON ?= python3
+
+.PHONY: install test lint typecheck docs bench check
+
+install:
+	$(PYTHON) -m pip install -e '.[dev]'
+
+test:
+	$(PYTHON) -m pytest -q
+
+lint:
+	$(PYTHON) -m ruff check gradcheck tests bench
+
+typecheck:
+	$(PYTHON) -m mypy
+
+docs:
+	$(PYTHON) -m mkdocs build --strict --site-dir site
+
+bench:
+	$(PYTHON) bench/run.py
+
+check: lint test docs

@@ -1,0 +1,47 @@
+"""gradcheck: is this derivative right?
+
+Derive the exact Jacobian of a matrix expression with SymPy, estimate it
+independently by finite differences, and compare both, entry by entry, with
+the derivative you derived by hand.
+
+>>> import gradcheck
+>>> gradcheck.check("sum(z * z)", at={"z": [[1, 2]]}, expect="2*z").passed
+True
+"""
+
+from __future__ import annotations
+
+from .api import assert_gradient as assert_gradient
+from .api import check as check
+from .api import derivative as derivative
+from .api import jacobian as jacobian
+from .errors import ClaimError as ClaimError
+from .errors import DomainError as DomainError
+from .errors import GradcheckError as GradcheckError
+from .errors import GradientMismatch as GradientMismatch
+from .errors import NameLookupError as NameLookupError
+from .errors import OptionError as OptionError
+from .errors import ParseError as ParseError
+from .errors import ShapeError as ShapeError
+from .result import CheckResult as CheckResult
+from .result import Gradient as Gradient
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckResult",
+    "ClaimError",
+    "DomainError",
+    "GradcheckError",
+    "Gradient",
+    "GradientMismatch",
+    "NameLookupError",
+    "OptionError",
+    "ParseError",
+    "ShapeError",
+    "__version__",
+    "assert_gradient",
+    "check",
+    "derivative",
+    "jacobian",
+]

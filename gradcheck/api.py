@@ -1,0 +1,266 @@
+"""The Python API: check a derivative, assert it, or get it.
+
+>>> import gradcheck
+>>> at = {"x": [[1, 1], [1, 1], [1, 1]], "y": "0.5*ones(2,2)", "z": "0.25*ones(3,2)",
+...       "A": [[1, 0], [2, 1], [0, 1]]}
+>>> r = gradcheck.check("(x·y+z)·A+z", wrt="z", at=at, expect="A + 1")
+>>> r.passed, r.reading, r.exact.shape
+(True, '(x@y+z)*A+z', (3, 2, 3, 2))
+>>> gradcheck.jacobian("sum((x·y+z)·A+z)", wrt="z", at=at).tolist()
+[[2.0, 1.0], [3.0, 2.0], [1.0, 2.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy
+
+from . import claims, numeric, symbolic
+from .compare import compare
+from .errors import ClaimError, DomainError, GradientMismatch, OptionError, suggest
+from .parser import parse
+from .points import Value, draw, kink_margin, parse_shape, to_value
+from .result import CheckResult, Gradient
+from .shapes import Typed, infer
+from .tree import render
+
+__all__ = ["ATOL", "RTOL", "assert_gradient", "check", "derivative", "jacobian"]
+
+ATOL = 1e-10  # absolute tolerance, added to rtol·|exact|
+RTOL = 1e-7  # relative tolerance: a float64 computation is far closer; 1e-4 errors are caught
+KINK_MARGIN = 1e-3  # random points keep relu/abs arguments this far from their kinks
+
+
+@dataclass(frozen=True)
+class _Problem:
+    text: str
+    typed: Typed
+    values: dict[str, Value]  # every variable of the expression, and any extra given
+    drawn: tuple[str, ...]
+
+
+def check(expr: str, *, wrt: str | Iterable[str] | None = None,
+          at: Mapping[str, Any] | None = None, shapes: Mapping[str, Any] | None = None,
+          expect: Any = None, atol: float = ATOL, rtol: float = RTOL,
+          seed: int = 0) -> CheckResult:
+    """Check the derivative of ``expr`` with respect to ``wrt`` at a point.
+
+    Args:
+        expr: an expression of the language, e.g. ``"(x·y+z)·A+z"``.
+        wrt: a variable name or a list of names; default: every variable.
+        at: values by name: arrays, nested lists, numbers, or constant
+            expressions such as ``"0.5*ones(2,2)"``.
+        shapes: shapes by name (``(3, 2)`` or ``"3x2"``) for variables to
+            draw at random (seeded by ``seed``).
+        expect: the claimed derivative: an expression string or an array,
+            or a dict of them by variable name.
+        atol, rtol: an entry agrees when the difference is at most
+            ``atol + rtol·|exact|`` (plus the finite-difference error bound
+            when the numeric estimate is involved).
+
+    Returns:
+        A :class:`CheckResult`; it never raises on a mismatch.
+
+    Raises:
+        GradcheckError: the input cannot be checked (a ParseError,
+            ShapeError, NameLookupError, DomainError, ClaimError or
+            OptionError, each naming the problem and the fix).
+    """
+    _check_tolerances(atol, rtol)
+    problem = _prepare(expr, at, shapes, seed)
+    names = _wrt(wrt, problem)
+    expected = _expected(expect, names)
+    grads = tuple(_gradient(problem, n, expected.get(n), atol, rtol) for n in names)
+    return CheckResult(
+        expression=expr, reading=problem.typed.text, readings=problem.typed.readings,
+        shapes=dict(problem.typed.shapes), output_shape=problem.typed.shape,
+        point={n: problem.values[n].array for n in problem.typed.shapes},
+        drawn=problem.drawn, seed=seed, gradients=grads, atol=atol, rtol=rtol)
+
+
+def assert_gradient(expr: str, **kwargs: Any) -> CheckResult:
+    """Like :func:`check`, but raise :class:`GradientMismatch` (an
+    AssertionError whose message is the report) unless everything agrees.
+
+    >>> assert_gradient("sum(z * z)", at={"z": [[1, 2]]}, expect="2*z").passed
+    True
+    """
+    result = check(expr, **kwargs)
+    if not result.passed:
+        raise GradientMismatch(result)
+    return result
+
+
+def jacobian(expr: str, *, wrt: str | None = None, at: Mapping[str, Any] | None = None,
+             shapes: Mapping[str, Any] | None = None, seed: int = 0) -> np.ndarray:
+    """The exact Jacobian as a float array (f.shape + w.shape; w.shape for 1×1 f).
+
+    ``wrt`` may be left out when the expression has one variable.
+    """
+    problem = _prepare(expr, at, shapes, seed)
+    name = _single(wrt, problem)
+    exact, _ = _exact(problem, name)
+    return symbolic.to_float(exact)
+
+
+def derivative(expr: str, *, wrt: str | None = None,
+               shapes: Mapping[str, Any] | None = None) -> Any:
+    """The derivative as SymPy expressions over the element symbols ``w[k,l]``.
+
+    A Matrix (the gradient) for 1×1 f, else a rank-4 Array.
+
+    >>> derivative("x.T @ x", wrt="x", shapes={"x": (2, 1)})
+    Matrix([
+    [2*x[0,0]],
+    [2*x[1,0]]])
+    >>> derivative("x @ x.T", wrt="x", shapes={"x": (2, 1)})[0, 1, 1, 0]
+    x[0,0]
+    """
+    tree = parse(expr)
+    given = {n: parse_shape(s, n) for n, s in (shapes or {}).items()}
+    typed = infer(tree, given, text=expr)
+    problem = _Problem(expr, typed, {}, ())
+    name = _single(wrt, problem)
+    env = {n: symbolic.symbols(n, s) for n, s in typed.shapes.items()}
+    return symbolic.jacobian(symbolic.build(typed.tree, env), env[name])
+
+
+# ----- the stages, in order -----
+
+def _check_tolerances(atol: float, rtol: float) -> None:
+    for label, v in (("atol", atol), ("rtol", rtol)):
+        if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
+            raise OptionError(f"{label} must be a finite number >= 0, got {v!r}")
+
+
+def _prepare(expr: str, at: Mapping[str, Any] | None, shapes: Mapping[str, Any] | None,
+             seed: int) -> _Problem:
+    tree = parse(expr)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise OptionError(f"seed must be a whole number >= 0, got {seed!r}")
+    values = {str(n): to_value(v, str(n)) for n, v in (at or {}).items()}
+    declared = {str(n): parse_shape(s, str(n)) for n, s in (shapes or {}).items()}
+    for n in declared.keys() & values.keys():
+        if declared[n] != values[n].shape:
+            raise OptionError(f"'{n}' is given both a value of shape {values[n].shape} "
+                              f"and the shape {declared[n]}", hint="give one of them")
+    all_shapes = {**declared, **{n: v.shape for n, v in values.items()}}
+    typed = infer(tree, all_shapes, text=expr)
+    free = {n: s for n, s in declared.items() if n not in values and n in typed.shapes}
+    if free:
+        def problem_at(point: dict[str, Value]) -> str | None:
+            env = {n: v.array for n, v in point.items()}
+            try:
+                numeric.evaluate(typed.tree, env)
+            except numeric.OutOfDomain as e:
+                return _domain_error(expr, e).format_message()
+            if kink_margin(typed.tree, env) < KINK_MARGIN:
+                return "relu or abs too close to its kink"
+            return None
+
+        values = draw(typed.tree, values, free, int(seed), problem_at)
+    else:
+        _check_point(expr, typed, values)
+    return _Problem(expr, typed, values, tuple(free))
+
+
+def _check_point(expr: str, typed: Typed, values: Mapping[str, Value]) -> None:
+    env = {n: v.array for n, v in values.items()}
+    try:
+        numeric.evaluate(typed.tree, env)
+    except numeric.OutOfDomain as e:
+        raise _domain_error(expr, e) from None
+    for node, arg in numeric.kink_arguments(typed.tree, env):
+        zero = np.argwhere(arg == 0)
+        if zero.size:
+            i, j = (int(v) for v in zero[0])
+            raise DomainError(
+                "not differentiable at this point", text=expr, column=node.at + 1,
+                width=len(node.op), detail=f"the argument of {node.op} is 0 at entry [{i},{j}], "
+                f"where {node.op} has a kink", hint="move the point off the kink")
+
+
+def _domain_error(expr: str, e: numeric.OutOfDomain, prefix: str = "") -> DomainError:
+    i, j = e.index
+    where = "" if np.isnan(e.value) else f"; the argument is {e.value:.6g} at entry [{i},{j}]"
+    return DomainError(f"{prefix}outside the domain of '{render(e.node)}'", text=expr,
+                       column=e.node.at + 1, detail=e.reason + where,
+                       hint="choose a point inside the domain")
+
+
+def _wrt(wrt: str | Iterable[str] | None, problem: _Problem) -> list[str]:
+    known = list(problem.typed.shapes)
+    if wrt is None:
+        return known
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    if not names:
+        raise OptionError("wrt is empty", hint="name at least one variable, or leave wrt out")
+    for n in names:
+        if n not in known:
+            raise OptionError(f"'{n}' is not a variable of {problem.text!r}",
+                              hint=suggest(n, known) or f"the variables are {', '.join(known)}")
+    return list(dict.fromkeys(names))
+
+
+def _single(wrt: str | None, problem: _Problem) -> str:
+    names = _wrt(wrt, problem)
+    if len(names) != 1:
+        raise OptionError("which variable? the expression has " + ", ".join(names),
+                          hint="pass wrt= with one name")
+    return names[0]
+
+
+def _expected(expect: Any, names: list[str]) -> dict[str, Any]:
+    if expect is None:
+        return {}
+    if isinstance(expect, Mapping):
+        unknown = [k for k in expect if k not in names]
+        if unknown:
+            raise ClaimError(f"a claim for '{unknown[0]}', which is not checked",
+                             hint=f"checked variables: {', '.join(names)}")
+        return dict(expect)
+    if len(names) != 1:
+        raise ClaimError("one claimed derivative for several variables",
+                         hint="check one variable (wrt=) or give a claim per variable "
+                              "(expect={'z': ...}; on the CLI --expect z=...)")
+    return {names[0]: expect}
+
+
+def _exact(problem: _Problem, name: str) -> tuple[Any, Any]:
+    """The Jacobian at the point (exact SymPy values) and as expressions."""
+    w = symbolic.symbols(name, problem.values[name].shape)
+    env: dict[str, sympy.MatrixBase] = {n: v.exact for n, v in problem.values.items()}
+    env[name] = w
+    jac = symbolic.jacobian(symbolic.build(problem.typed.tree, env), w)
+    at = dict(zip(w, problem.values[name].exact, strict=False))
+    return symbolic.evaluate(jac, at), jac
+
+
+def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float) -> Gradient:
+    typed = problem.typed
+    exact_values, jac = _exact(problem, name)
+    exact = symbolic.to_float(exact_values)
+    w_shape = problem.values[name].shape
+    env = {n: v.array for n, v in problem.values.items()}
+    try:
+        est = numeric.jacobian(typed.tree, name, env)
+    except numeric.OutOfDomain as e:
+        raise _domain_error(problem.text, e, "finite differences step ") from None
+    elementwise = symbolic.is_elementwise(jac, typed.shape, w_shape)
+    claimed = form = None
+    if claim is not None:
+        raw = claims.evaluate(claim, problem.values)
+        claimed, form = claims.layout(raw, f_shape=typed.shape, w_shape=w_shape,
+                                      elementwise=elementwise, name=name)
+    comparison = compare(exact, est.value, est.error, claimed, atol=atol, rtol=rtol,
+                         variable=name)
+    return Gradient(
+        name=name, shape=w_shape, exact=exact, exact_values=exact_values, numeric=est.value,
+        numeric_error=est.error, claimed=claimed, claim_form=form,
+        claim_text=claim if isinstance(claim, str) else None, elementwise=elementwise,
+        comparison=comparison, evaluations=est.evaluations)
+

@@ -1,0 +1,100 @@
+"""Turn a claimed derivative into the Jacobian layout, or say why it can't be.
+
+A claim is an expression of the language or an array. For a 1×1 f it is
+the gradient (w's shape). For a matrix f it is the full Jacobian
+(f.shape + w.shape, or flattened to (f.size, w.size) row-major), or, where
+f is elementwise in w (its Jacobian is diagonal, like the seed's
+``A + 1``), the elementwise derivative with w's shape. A claim of a
+smaller shape broadcasts (``1`` for the derivative of ``z + c``).
+
+>>> import numpy as np
+>>> layout(np.array([[2.0, 1.0]]), f_shape=(1, 2), w_shape=(1, 2), elementwise=True)[1]
+'elementwise'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from . import symbolic
+from .errors import ClaimError, GradcheckError
+from .parser import parse
+from .points import Value
+from .shapes import broadcast, fmt, infer
+from .tree import Shape
+
+__all__ = ["evaluate", "layout"]
+
+
+def evaluate(claim: Any, values: Mapping[str, Value]) -> np.ndarray:
+    """The claim's value at the point: an expression string is evaluated
+    exactly (then rounded once), an array is taken as it is."""
+    if isinstance(claim, str):
+        tree = parse(claim)
+        try:
+            typed = infer(tree, {n: v.shape for n, v in values.items()}, text=claim)
+        except GradcheckError as e:
+            e.message = f"in the claimed derivative: {e.message}"
+            raise
+        exact = symbolic.build(typed.tree, {n: v.exact for n, v in values.items()})
+        return symbolic.to_float(exact)
+    try:
+        array = np.array(claim, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ClaimError(f"the claimed derivative is not a real array: {claim!r:.60}",
+                         hint="give an expression string or a NumPy array") from None
+    return array.reshape(1, -1) if array.ndim == 1 else array.reshape(1, 1) if \
+        array.ndim == 0 else array
+
+
+def layout(claim: np.ndarray, *, f_shape: Shape, w_shape: Shape,
+           elementwise: bool, name: str = "w") -> tuple[np.ndarray, str]:
+    """The claim in gradcheck's layout, and its form: ``gradient``,
+    ``jacobian`` or ``elementwise``.
+
+    Raises:
+        ClaimError: the shape fits no form, or the claim has w's shape but f
+            is not elementwise in w.
+    """
+    cs = claim.shape
+    if f_shape == (1, 1):
+        if cs == (1, 1, *w_shape):
+            return claim.reshape(w_shape), "gradient"
+        if len(cs) == 2 and broadcast(cs, w_shape) == w_shape:
+            return np.broadcast_to(claim, w_shape).copy(), "gradient"
+        raise ClaimError(f"the claimed gradient for '{name}' has shape {_fmt(cs)}",
+                         detail=f"f is 1×1, so its gradient has the shape of {name}: "
+                                f"{fmt(w_shape)}", hint=f"give a {fmt(w_shape)} matrix")
+    full = (*f_shape, *w_shape)
+    flat = (f_shape[0] * f_shape[1], w_shape[0] * w_shape[1])
+    if cs == full:
+        return claim.copy(), "jacobian"
+    if cs == flat:
+        return claim.reshape(full), "jacobian"
+    if len(cs) == 2 and f_shape == w_shape and broadcast(cs, w_shape) == w_shape:
+        if not elementwise:
+            raise ClaimError(
+                f"f is not elementwise in '{name}', so a claim of {name}'s shape is ambiguous",
+                detail=f"∂f[i,j]/∂{name}[k,l] is not zero for some (i,j) != (k,l), so the "
+                       f"derivative is a {fmt(flat)} Jacobian, not a {fmt(w_shape)} matrix",
+                hint=f"claim the full Jacobian ({fmt(flat)}, rows f[i,j], columns "
+                     f"{name}[k,l]) or check a scalar such as sum(f)")
+        diag = np.zeros(full)
+        values = np.broadcast_to(claim, w_shape)
+        for i in range(w_shape[0]):
+            for j in range(w_shape[1]):
+                diag[i, j, i, j] = values[i, j]
+        return diag, "elementwise"
+    forms = [f"the Jacobian {fmt(flat)} (or {_fmt(full)})"]
+    if f_shape == w_shape:
+        forms.append(f"the elementwise derivative {fmt(w_shape)}")
+    raise ClaimError(f"the claimed derivative for '{name}' has shape {_fmt(cs)}",
+                     detail=f"f is {fmt(f_shape)} and {name} is {fmt(w_shape)}",
+                     hint="give " + " or ".join(forms))
+
+
+def _fmt(shape: tuple[int, ...]) -> str:
+    return "×".join(str(d) for d in shape)

@@ -1,0 +1,100 @@
+"""The command line: ``gradcheck check EXPRESSION --wrt z --let z=3x2 ...``.
+
+Parses options and prints; the logic is in :mod:`gradcheck.api`. Exit codes:
+0 everything agrees, 1 a mismatch was found, 2 the input was rejected.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+import click
+
+from . import __version__, api
+from .errors import GradcheckError, OptionError
+from .points import parse_shape
+
+_NAME = re.compile(r"^\s*((?!ᵀ)[^\W\d](?:(?!ᵀ)\w)*)\s*=(.*)$", re.DOTALL)
+_SHAPE = re.compile(r"^\s*\d+\s*[x×]\s*\d+\s*$")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="gradcheck")
+def main() -> None:
+    """Check matrix derivatives: exact (SymPy) against numeric (finite
+    differences) against the one you derived."""
+
+
+@main.command()
+@click.argument("expression")
+@click.option("--wrt", multiple=True, metavar="NAME",
+              help="Variable to differentiate by; repeat for several. Default: all.")
+@click.option("--let", "lets", multiple=True, metavar="NAME=VALUE",
+              help="A variable's value (a constant expression: ones(3,2), [[1,0],[2,1]], "
+                   "0.5*eye(2)) or its shape (3x2, drawn at random).")
+@click.option("--expect", multiple=True, metavar="[NAME=]EXPR",
+              help="Your derivative: the gradient for a 1×1 f, the elementwise derivative "
+                   "where f is elementwise, or the full Jacobian. NAME= picks the variable.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text",
+              show_default=True, help="Report format.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed for values drawn at random.")
+@click.option("--atol", type=click.FloatRange(min=0), default=api.ATOL, show_default=True,
+              help="Absolute tolerance.")
+@click.option("--rtol", type=click.FloatRange(min=0), default=api.RTOL, show_default=True,
+              help="Relative tolerance.")
+def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
+          expect: tuple[str, ...], fmt: str, seed: int, atol: float, rtol: float) -> None:
+    """Check the derivative of EXPRESSION.
+
+    \b
+    Example:
+      gradcheck check "(x·y+z)·A+z" --wrt z --expect "A + 1" \\
+        --let x="ones(3,2)" --let y="0.5*ones(2,2)" --let z="0.25*ones(3,2)" \\
+        --let A="[[1,0],[2,1],[0,1]]"
+    """
+    try:
+        at, shapes = _lets(lets)
+        result = api.check(expression, wrt=list(wrt) or None, at=at, shapes=shapes,
+                           expect=_expects(expect), atol=atol, rtol=rtol, seed=seed)
+    except GradcheckError as e:
+        raise click.UsageError(e.format_message()) from None
+    except RecursionError:
+        raise click.UsageError("the expression is too deeply nested to check") from None
+    click.echo(result.report(fmt))
+    sys.exit(0 if result.passed else 1)
+
+
+def _lets(lets: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    at: dict[str, Any] = {}
+    shapes: dict[str, Any] = {}
+    for item in lets:
+        m = _NAME.match(item)
+        if not m:
+            raise OptionError(f"bad --let {item!r}",
+                              hint="write --let NAME=VALUE (ones(3,2)) or --let NAME=3x2")
+        name, value = m.group(1), m.group(2)
+        if name in at or name in shapes:
+            raise OptionError(f"--let gives '{name}' twice", hint="give each name once")
+        if _SHAPE.match(value):
+            shapes[name] = parse_shape(value, name)
+        else:
+            at[name] = value
+    return at, shapes
+
+
+def _expects(expect: tuple[str, ...]) -> Any:
+    if not expect:
+        return None
+    named = [_NAME.match(e) for e in expect]
+    if len(expect) == 1 and not named[0]:
+        return expect[0]
+    out = {}
+    for text, m in zip(expect, named, strict=False):
+        if not m:
+            raise OptionError(f"--expect {text!r} does not say which variable it is for",
+                              hint="with several --expect, write each as NAME=EXPR")
+        out[m.group(1)] = m.group(2)
+    return out

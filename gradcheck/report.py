@@ -1,0 +1,297 @@
+"""Render a :class:`gradcheck.CheckResult` as text, JSON or LaTeX.
+
+>>> import gradcheck
+>>> r = gradcheck.check("sum(z * z)", at={"z": [[1, 2]]}, expect="2*z")
+>>> print(render(r, "latex"))
+% gradcheck: f = sum(z * z), read as sum(z*z); PASS
+\\frac{\\partial f}{\\partial z} = \\begin{bmatrix} 2 & 4 \\end{bmatrix}
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+import numpy as np
+import sympy
+from rich.console import Console
+from rich.table import Table
+
+from .compare import Mismatch
+from .result import CheckResult, Gradient
+from .shapes import fmt
+
+__all__ = ["as_dict", "render"]
+
+MAX_ROWS = 20  # disagreeing entries listed before the rest are counted
+MAX_SHOWN = 12  # rows and columns of a Jacobian shown in full
+
+
+def render(result: CheckResult, format: str = "text") -> str:
+    if format == "text":
+        return text(result)
+    if format == "json":
+        return json.dumps(as_dict(result), indent=2, ensure_ascii=False)
+    if format == "latex":
+        return latex(result)
+    raise ValueError(f"unknown report format {format!r}; use text, json or latex")
+
+
+# ----- text -----
+
+def text(r: CheckResult) -> str:
+    out = [f"f = {r.expression}", f"read as {r.reading}"]
+    out += [f"  {reading}" for reading in r.readings]
+    shapes = ", ".join(f"{n} {fmt(s)}" for n, s in r.shapes.items())
+    out.append(f"shapes: {shapes} -> f {fmt(r.output_shape)}")
+    given = [n for n in r.shapes if n not in r.drawn]
+    point = []
+    if given:
+        point.append(", ".join(given) + " given")
+    if r.drawn:
+        point.append(", ".join(r.drawn) + f" drawn at random (seed {r.seed})")
+    out.append("point: " + "; ".join(point))
+    for g in r.gradients:
+        out.append("")
+        out += _gradient_text(r, g)
+    out.append("")
+    out.append(_verdict(r))
+    return "\n".join(out)
+
+
+def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
+    scalar = r.output_shape == (1, 1)
+    if scalar:
+        head = f"∂f/∂{g.name}: gradient, {fmt(g.shape)}"
+    elif g.elementwise:
+        head = (f"∂f/∂{g.name}: Jacobian {_dims(g.exact.shape)}, diagonal (f is elementwise "
+                f"in {g.name}); showing ∂f[i,j]/∂{g.name}[i,j]")
+    else:
+        head = (f"∂f/∂{g.name}: Jacobian {_dims(g.exact.shape)}; rows f[i,j], columns "
+                f"{g.name}[k,l]")
+    lines = [head]
+    blocks = [("exact", _view(g, g.exact, exact=g.exact_values)),
+              (f"numeric (finite differences, {g.evaluations} evaluations)",
+               _view(g, g.numeric))]
+    if g.claimed is not None:
+        label = f"claimed: {g.claim_text}" if g.claim_text else "claimed"
+        blocks.append((f"{label} ({g.claim_form})", _view(g, g.claimed)))
+    for label, body in blocks:
+        lines.append(f"  {label}")
+        lines += ["    " + line for line in body]
+    c = g.comparison
+    lines.append(f"  max |exact - numeric| {c.max_abs_diff:.2g} (relative {c.max_rel_diff:.2g})")
+    if c.max_claim_error is not None:
+        lines.append(f"  max |claimed - exact| {c.max_claim_error:.2g}")
+    lines.append(f"  tolerance: |difference| <= atol {r.atol:g} + rtol {r.rtol:g}·|exact|, plus "
+                 f"the finite-difference error bound (at most "
+                 f"{float(np.max(g.numeric_error)):.2g}) for exact vs numeric")
+    if g.mismatches:
+        lines += ["", *_mismatch_table(r, g)]
+    return lines
+
+
+def _view(g: Gradient, a: np.ndarray, exact: Any = None) -> list[str]:
+    """The array as people read it: the diagonal for elementwise Jacobians,
+    a (f entries) × (w entries) table otherwise."""
+    cells = _cells(a, exact)
+    if a.ndim == 2:
+        return _grid(cells, None, None)
+    if g.elementwise:
+        r, c = g.shape
+        return _grid(np.array([[cells[i, j, i, j] for j in range(c)] for i in range(r)]),
+                     None, None)
+    fr, fc, wr, wc = a.shape
+    flat = cells.reshape(fr * fc, wr * wc)
+    rows = [f"f[{i},{j}]" for i in range(fr) for j in range(fc)]
+    cols = [f"{g.name}[{k},{l}]" for k in range(wr) for l in range(wc)]
+    return _grid(flat, rows, cols)
+
+
+def _cells(a: np.ndarray, exact: Any) -> np.ndarray:
+    if exact is not None:
+        flat = list(exact) if not hasattr(exact, "rank") else list(np.array(exact.tolist()).flat)
+        if all(e.is_Rational and abs(e.q) < 10**6 for e in flat):
+            return np.array([str(e) for e in flat], dtype=object).reshape(a.shape)
+    cells: np.ndarray = np.vectorize(_num, otypes=[object])(a)
+    return cells
+
+
+def _num(v: float) -> str:
+    if v == 0:
+        return "0"
+    return f"{v:.10g}"
+
+
+def _grid(cells: np.ndarray, rows: list[str] | None, cols: list[str] | None) -> list[str]:
+    n, m = cells.shape
+    keep_r = list(range(min(n, MAX_SHOWN)))
+    keep_c = list(range(min(m, MAX_SHOWN)))
+    table = Table(show_header=cols is not None, box=None, pad_edge=False, padding=(0, 2, 0, 0))
+    if rows is not None:
+        table.add_column("")
+    for j in keep_c:
+        table.add_column(cols[j] if cols else "", justify="right")
+    if m > len(keep_c):
+        table.add_column("…")
+    for i in keep_r:
+        row = [cells[i, j] for j in keep_c] + (["…"] if m > len(keep_c) else [])
+        table.add_row(*([rows[i]] if rows else []), *row)
+    lines = _rich(table)
+    if n > len(keep_r):
+        lines.append(f"… {n - len(keep_r)} more rows")
+    return lines
+
+
+def _rich(renderable: Any) -> list[str]:
+    buf = io.StringIO()
+    Console(file=buf, width=200, color_system=None, force_terminal=False).print(renderable)
+    return [line.rstrip() for line in buf.getvalue().splitlines()]
+
+
+def _mismatch_table(r: CheckResult, g: Gradient) -> list[str]:
+    ms = g.mismatches
+    kinds = {m.kind for m in ms}
+    total = g.exact.size
+    lines = [f"  {len(ms)} of {total} entries disagree"]
+    if "claim" in kinds:
+        lines[0] += ": the claimed derivative is wrong there"
+    if "engines" in kinds:
+        lines.append("  exact and numeric disagree at some entries: a kink or a badly scaled "
+                     "point nearby, or a bug in gradcheck")
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0))
+    for col in ("entry", "exact", "numeric", "claimed", "error", "tolerance"):
+        table.add_column(col, justify="left" if col == "entry" else "right")
+    for m in ms[:MAX_ROWS]:
+        table.add_row(entry_label(r, m), _opt(m.exact), _num(m.numeric), _opt(m.claimed),
+                      f"{m.error:.3g}", f"{m.tolerance:.3g}")
+    lines += ["  " + line for line in _rich(table)]
+    if len(ms) > MAX_ROWS:
+        lines.append(f"  … and {len(ms) - MAX_ROWS} more")
+    return lines
+
+
+def _opt(v: float | None) -> str:
+    return "-" if v is None else _num(v)
+
+
+def entry_label(r: CheckResult, m: Mismatch) -> str:
+    """``∂f[1,0]/∂z[1,0]``, or ``∂f/∂z[1,0]`` for a gradient."""
+    idx = m.index
+    if len(idx) == 2:
+        return f"∂f/∂{m.variable}[{idx[0]},{idx[1]}]"
+    return f"∂f[{idx[0]},{idx[1]}]/∂{m.variable}[{idx[2]},{idx[3]}]"
+
+
+def _verdict(r: CheckResult) -> str:
+    total = sum(g.exact.size for g in r.gradients)
+    what = "exact, numeric and claimed" if any(g.claimed is not None for g in r.gradients) \
+        else "exact and numeric"
+    if r.passed:
+        return f"PASS: {what} agree on all {total} entries"
+    bad = len(r.mismatches)
+    names = ", ".join(f"∂f/∂{g.name}" for g in r.gradients if not g.passed)
+    return f"FAIL: {bad} of {total} entries disagree ({names})"
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+# ----- JSON -----
+
+def as_dict(r: CheckResult) -> dict[str, Any]:
+    return {
+        "expression": r.expression,
+        "reading": r.reading,
+        "readings": [{"column": x.column, "read_as": x.symbol, "left": list(x.left),
+                      "right": list(x.right)} for x in r.readings],
+        "shapes": {n: list(s) for n, s in r.shapes.items()},
+        "output_shape": list(r.output_shape),
+        "point": {n: _list(a) for n, a in r.point.items()},
+        "drawn": list(r.drawn),
+        "seed": r.seed,
+        "atol": r.atol,
+        "rtol": r.rtol,
+        "passed": r.passed,
+        "gradients": [_gradient_dict(r, g) for g in r.gradients],
+    }
+
+
+def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
+    c = g.comparison
+    return {
+        "variable": g.name,
+        "shape": list(g.shape),
+        "layout": "gradient" if g.exact.ndim == 2 else "jacobian",
+        "elementwise": g.elementwise,
+        "exact": _list(g.exact),
+        "exact_text": _exact_text(g.exact_values, g.exact.shape),
+        "numeric": _list(g.numeric),
+        "numeric_error": _list(g.numeric_error),
+        "claimed": None if g.claimed is None else _list(g.claimed),
+        "claim_form": g.claim_form,
+        "claim_text": g.claim_text,
+        "max_abs_diff": _float(c.max_abs_diff),
+        "max_rel_diff": _float(c.max_rel_diff),
+        "max_claim_error": None if c.max_claim_error is None else _float(c.max_claim_error),
+        "evaluations": g.evaluations,
+        "passed": g.passed,
+        "mismatches": [{
+            "entry": entry_label(r, m), "index": list(m.index), "kind": m.kind,
+            "exact": _float(m.exact), "numeric": _float(m.numeric), "claimed": _float(m.claimed),
+            "error": _float(m.error), "tolerance": _float(m.tolerance)} for m in g.mismatches],
+    }
+
+
+def _exact_text(values: Any, shape: tuple[int, ...]) -> Any:
+    flat = list(values) if not hasattr(values, "rank") else list(np.array(values.tolist()).flat)
+    return np.array([str(e) for e in flat], dtype=object).reshape(shape).tolist()
+
+
+def _float(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _list(a: np.ndarray) -> Any:
+    return np.vectorize(_float, otypes=[object])(a).tolist()
+
+
+# ----- LaTeX -----
+
+def latex(r: CheckResult) -> str:
+    verdict = "PASS" if r.passed else "FAIL"
+    out = [f"% gradcheck: f = {r.expression}, read as {r.reading}; {verdict}"]
+    for g in r.gradients:
+        exact = g.exact_values
+        scalar = r.output_shape == (1, 1)
+        if scalar:
+            lhs, m = rf"\frac{{\partial f}}{{\partial {g.name}}}", exact
+        elif g.elementwise:
+            lhs = rf"\frac{{\partial f_{{ij}}}}{{\partial {g.name}_{{ij}}}}"
+            rows, cols = g.shape
+            m = sympy.Matrix(rows, cols, [exact[i, j, i, j] for i in range(rows)
+                                          for j in range(cols)])
+        else:
+            out.append(f"% rows f[i,j], columns {g.name}[k,l], both in row-major order")
+            lhs = rf"\frac{{\partial f}}{{\partial {g.name}}}"
+            fr, fc, wr, wc = g.exact.shape
+            m = sympy.Matrix(fr * fc, wr * wc, list(np.array(exact.tolist()).flat))
+        out.append(f"{lhs} = {_bmatrix(m)}")
+        if g.claimed is not None and not g.passed:
+            out.append(f"% claimed ({g.claim_text or 'array'}) disagrees at "
+                       f"{len(g.mismatches)} entries")
+    return "\n".join(out)
+
+
+def _bmatrix(m: Any) -> str:
+    rows = [" & ".join(_tex(m[i, j]) for j in range(m.cols)) for i in range(m.rows)]
+    return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+
+
+def _tex(e: Any) -> str:
+    if e.is_Rational or e.is_Atom:
+        return str(sympy.latex(e))
+    return f"{float(sympy.N(e, 30)):.10g}"

@@ -1,0 +1,118 @@
+"""The result of a check: plain data, rendered by :mod:`gradcheck.report`.
+
+>>> import gradcheck
+>>> r = gradcheck.check("sum(z * z)", at={"z": [[1, 2]]})
+>>> r.passed, r.exact.tolist()
+(True, [[2.0, 4.0]])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .compare import Comparison, Mismatch
+from .shapes import Reading
+from .tree import Shape
+
+__all__ = ["CheckResult", "Gradient"]
+
+
+@dataclass(frozen=True, eq=False)
+class Gradient:
+    """The check of ∂f/∂w for one variable w.
+
+    Arrays have gradcheck's layout: ``J[i,j,k,l] = ∂f[i,j]/∂w[k,l]``
+    (f.shape + w.shape), or w's shape when f is 1×1.
+    """
+
+    name: str
+    shape: Shape
+    exact: np.ndarray
+    exact_values: Any  # the same as exact SymPy numbers (rationals where the point is rational)
+    numeric: np.ndarray
+    numeric_error: np.ndarray  # bound on |numeric - true derivative|, entry by entry
+    claimed: np.ndarray | None
+    claim_form: str | None  # "gradient", "jacobian" or "elementwise"
+    claim_text: str | None
+    elementwise: bool  # f is elementwise in w: the Jacobian is diagonal
+    comparison: Comparison
+    evaluations: int  # function evaluations spent by finite differences
+
+    @property
+    def passed(self) -> bool:
+        return not self.comparison.mismatches
+
+    @property
+    def mismatches(self) -> tuple[Mismatch, ...]:
+        return self.comparison.mismatches
+
+
+@dataclass(frozen=True, eq=False)
+class CheckResult:
+    """Everything a check found. ``str(result)`` is the text report.
+
+    ``exact``, ``numeric`` and ``claimed`` are arrays when one variable was
+    checked and dicts keyed by name when several were; ``result["z"]`` is
+    always the :class:`Gradient` for ``z``.
+    """
+
+    expression: str
+    reading: str
+    readings: tuple[Reading, ...]
+    shapes: dict[str, Shape]
+    output_shape: Shape
+    point: dict[str, np.ndarray]
+    drawn: tuple[str, ...]  # variables whose values were drawn at random
+    seed: int
+    gradients: tuple[Gradient, ...]
+    atol: float
+    rtol: float
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gradients)
+
+    @property
+    def mismatches(self) -> tuple[Mismatch, ...]:
+        return tuple(m for g in self.gradients for m in g.mismatches)
+
+    @property
+    def exact(self) -> Any:
+        return self._per_variable("exact")
+
+    @property
+    def numeric(self) -> Any:
+        return self._per_variable("numeric")
+
+    @property
+    def claimed(self) -> Any:
+        return self._per_variable("claimed")
+
+    def _per_variable(self, field: str) -> Any:
+        if len(self.gradients) == 1:
+            return getattr(self.gradients[0], field)
+        return {g.name: getattr(g, field) for g in self.gradients}
+
+    def __getitem__(self, name: str) -> Gradient:
+        for g in self.gradients:
+            if g.name == name:
+                return g
+        raise KeyError(name)
+
+    def report(self, format: str = "text") -> str:
+        """The report as ``text``, ``json`` or ``latex``."""
+        from . import report
+
+        return report.render(self, format)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything the text report shows, as JSON-ready data."""
+        from . import report
+
+        return report.as_dict(self)
+
+    def __str__(self) -> str:
+        return self.report()
