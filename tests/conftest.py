@@ -1,23 +1,10 @@
-"""Shared fixtures and the Hypothesis profiles.
-
-``ci`` (the default) is derandomized and database-free, so every run tries
-the same examples; ``dev`` explores more, randomly: HYPOTHESIS_PROFILE=dev.
-"""
+"""Shared fixtures and values (the Hypothesis profiles are in ../conftest.py)."""
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, settings
-
-settings.register_profile(
-    "ci", derandomize=True, database=None, deadline=None, max_examples=40,
-    suppress_health_check=[HealthCheck.too_slow], print_blob=True)
-settings.register_profile("dev", deadline=None, max_examples=200)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def _sym(op, *arrays):
     exact = [sympy.Matrix(a.shape[0], a.shape[1], [sympy.Rational(int(v * 1024), 1024)
                                                     for v in a.flat]) for a in arrays]
     if op.kind in ("elementwise", "binary"):
-        out = [op.sym(*vals) for vals in zip(*[list(m) for m in exact])]
+        out = [op.sym(*vals) for vals in zip(*[list(m) for m in exact], strict=True)]
         return np.array([float(sympy.N(v, 30)) for v in out]).reshape(arrays[0].shape)
     return np.array(sympy.Matrix(op.sym(*exact)).evalf(30).tolist(), dtype=float)
 

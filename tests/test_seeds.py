@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SEED_AT
 
 import gradcheck
+from conftest import SEED_AT
 
 F = "(x·y+z)·A+z"
 A_PLUS_1 = [[2, 1], [3, 2], [1, 2]]

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gradcheck
+from conftest import SEED_AT
+from gradcheck.strategies import expressions, points
+
+
+def test_check_returns_data_and_never_raises_on_a_mismatch():
+    r = gradcheck.check("sum(z * z)", at={"z": [[1.0, 2.0]]}, expect="z")
+    assert not r.passed
+    assert [(m.variable, m.index, m.exact, m.claimed) for m in r.mismatches] == [
+        ("z", (0, 0), 2.0, 1.0), ("z", (0, 1), 4.0, 2.0)]
+
+
+def test_assert_gradient_raises_an_assertion_error_with_the_report():
+    with pytest.raises(gradcheck.GradientMismatch) as info:
+        gradcheck.assert_gradient("sum((x·y+z)·A+z)", wrt="z", at=SEED_AT, expect="A")
+    assert isinstance(info.value, AssertionError)
+    assert "∂f/∂z[1,0]" in str(info.value) and not info.value.result.passed
+    assert gradcheck.assert_gradient("sum((x·y+z)·A+z)", wrt="z", at=SEED_AT,
+                                     expect="A + 1").passed
+
+
+def test_several_variables_give_dicts_and_per_name_results():
+    r = gradcheck.check("sum(x @ y)", wrt=["x", "y"], shapes={"x": (2, 3), "y": (3, 2)})
+    assert set(r.exact) == {"x", "y"} and r["y"].exact.shape == (3, 2)
+    with pytest.raises(KeyError):
+        r["q"]
+
+
+def test_expect_per_variable():
+    r = gradcheck.check("sum(x @ y)", at={"x": np.ones((2, 3)), "y": np.ones((3, 2))},
+                        expect={"x": "ones(2,2) @ y.T", "y": "x.T @ ones(2,2)"})
+    assert r.passed and r["x"].claim_form == "gradient"
+
+
+def test_expect_as_an_array_in_each_form():
+    at = {"x": [[1.0, 2.0], [3.0, 4.0]]}
+    full = gradcheck.jacobian("x @ x", wrt="x", at=at)
+    assert gradcheck.check("x @ x", at=at, expect=full).passed
+    assert gradcheck.check("x @ x", at=at, expect=full.reshape(4, 4)).passed
+    bad = full.copy()
+    bad[1, 0, 0, 0] += 1e-3
+    r = gradcheck.check("x @ x", at=at, expect=bad)
+    assert [m.index for m in r.mismatches] == [(1, 0, 0, 0)]
+
+
+def test_jacobian_and_derivative():
+    assert gradcheck.jacobian("sum(z * z)", at={"z": [[3.0]]}).tolist() == [[6.0]]
+    d = gradcheck.derivative("trace(X.T @ A @ X)", wrt="X", shapes={"X": "2x2", "A": "2x2"})
+    X = gradcheck.symbolic.symbols("X", (2, 2))
+    A = gradcheck.symbolic.symbols("A", (2, 2))
+    assert sympy.expand(d - (A + A.T) @ X) == sympy.zeros(2, 2)  # Matrix Cookbook (108)
+
+
+def test_defaults_check_every_variable():
+    r = gradcheck.check("(x·y+z)·A+z", at=SEED_AT)
+    assert [g.name for g in r.gradients] == ["x", "y", "z", "A"] and r.passed
+
+
+# call, error class, message fragment
+BAD_CALLS = [
+    (dict(expr="x +"), gradcheck.ParseError, "ends too early"),
+    (dict(expr="x @ x", shapes={"x": (3, 2)}), gradcheck.ShapeError, "shape mismatch"),
+    (dict(expr="x + q", shapes={"x": (3, 2)}), gradcheck.NameLookupError, "unknown name 'q'"),
+    (dict(expr="x", shapes={"x": (2, 2)}, wrt="y"), gradcheck.OptionError, "not a variable"),
+    (dict(expr="x", shapes={"x": (2, 2)}, wrt=[]), gradcheck.OptionError, "wrt is empty"),
+    (dict(expr="x", shapes={"x": "2x"}), gradcheck.OptionError, "bad shape"),
+    (dict(expr="x", at={"x": 1.0}, shapes={"x": (2, 2)}), gradcheck.OptionError, "both"),
+    (dict(expr="x", at={"x": 1.0}, atol=-1), gradcheck.OptionError, "atol"),
+    (dict(expr="x", at={"x": 1.0}, seed=-1), gradcheck.OptionError, "seed"),
+    (dict(expr="log(x)", at={"x": [[1.0, -1.0]]}), gradcheck.DomainError,
+     "outside the domain of 'log(x)'"),
+    (dict(expr="relu(x)", at={"x": [[0.0]]}), gradcheck.DomainError, "not differentiable"),
+    (dict(expr="inv(x)", at={"x": np.ones((2, 2))}), gradcheck.DomainError, "invertible"),
+    (dict(expr="x @ y", shapes={"x": (2, 2), "y": (2, 2)}, expect="x"), gradcheck.ClaimError,
+     "several variables"),
+    (dict(expr="x @ y", wrt="x", shapes={"x": (2, 2), "y": (2, 2)}, expect="y"),
+     gradcheck.ClaimError, "not elementwise in 'x'"),
+    (dict(expr="sum(x)", shapes={"x": (2, 2)}, expect={"q": "x"}), gradcheck.ClaimError,
+     "not checked"),
+    (dict(expr="sum(x)", shapes={"x": (2, 2)}, expect="x +"), gradcheck.ParseError, "ends"),
+]
+
+
+@pytest.mark.parametrize(("call", "cls", "fragment"), BAD_CALLS,
+                         ids=[f"{c['expr']}-{cls.__name__}" for c, cls, _ in BAD_CALLS])
+def test_bad_input_raises_one_specific_error(call, cls, fragment):
+    with pytest.raises(cls) as info:
+        gradcheck.check(call.pop("expr"), **call)
+    assert isinstance(info.value, gradcheck.GradcheckError)
+    assert fragment in str(info.value)
+
+
+# ----- properties -----
+
+SMOOTH = expressions(max_depth=3).flatmap(lambda e: points(e).map(lambda p: (e, p)))
+
+
+@given(SMOOTH)
+def test_exact_and_numeric_agree_on_generated_expressions(case):
+    expr, at = case
+    r = gradcheck.check(expr.text, at=at)
+    assert r.passed, str(r)
+    for g in r.gradients:
+        assert np.all(np.abs(g.exact - g.numeric) <= g.numeric_error + 1e-10)
+
+
+SCALAR = expressions(max_depth=3, shape=(1, 1)).flatmap(lambda e: points(e).map(
+    lambda p: (e, p)))
+
+
+@given(SCALAR, st.data())
+def test_a_perturbed_claim_is_always_rejected_at_that_entry(case, data):
+    expr, at = case
+    name = data.draw(st.sampled_from(sorted(expr.shapes)))
+    truth = gradcheck.jacobian(expr.text, wrt=name, at=at)
+    index = data.draw(st.tuples(*(st.integers(0, n - 1) for n in truth.shape)))
+    rel = data.draw(st.sampled_from([1e-4, -1e-4, 1e-5]))
+    claimed = truth.copy()
+    claimed[index] += rel * max(abs(truth[index]), 1.0)
+    r = gradcheck.check(expr.text, wrt=name, at=at, expect=claimed)
+    assert [(m.index, m.kind) for m in r.mismatches] == [(index, "claim")]

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import SEED_LETS
+from gradcheck import __version__
+from gradcheck.cli import main
+
+F = "(x·y+z)·A+z"
+
+
+def run(runner, *args):
+    return runner.invoke(main, ["check", *args], catch_exceptions=False)
+
+
+def test_main_command_passes(runner):
+    result = run(runner, F, "--wrt", "z", *SEED_LETS)
+    assert result.exit_code == 0, result.output
+    assert "read as (x@y+z)*A+z" in result.output
+    assert result.output.rstrip().endswith("PASS: exact and numeric agree on all 36 entries")
+
+
+def test_right_claim_exits_0_and_wrong_claim_exits_1(runner):
+    assert run(runner, F, "--wrt", "z", *SEED_LETS, "--expect", "A + 1").exit_code == 0
+    wrong = run(runner, F, "--wrt", "z", *SEED_LETS, "--expect", "A")
+    assert wrong.exit_code == 1
+    assert sum(line.startswith("  ∂f[") for line in wrong.output.splitlines()) == 6
+
+
+def test_gradient_of_the_sum_as_json(runner):
+    result = run(runner, "sum((x·y+z)·A+z)", "--wrt", "z", *SEED_LETS, "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["gradients"][0]["exact"] == [[2, 1], [3, 2], [1, 2]]
+
+
+def test_several_wrt_and_named_claims(runner):
+    result = run(runner, "sum(x @ y)", "--wrt", "x", "--wrt", "y", "--let", "x=ones(2,3)",
+                 "--let", "y=ones(3,2)", "--expect", "x=ones(2,2) @ y.T",
+                 "--expect", "y=x.T @ ones(2,2)", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [g["claim_form"] for g in json.loads(result.output)["gradients"]] == ["gradient"] * 2
+
+
+def test_no_wrt_checks_every_variable_and_shapes_draw_points(runner):
+    result = run(runner, "σ(x·W + b)", "--let", "x=3x2", "--let", "W=2×4", "--let", "b=1x4",
+                 "--seed", "3", "--format", "json")
+    data = json.loads(result.output)
+    assert result.exit_code == 0 and [g["variable"] for g in data["gradients"]] == ["x", "W", "b"]
+    assert data["drawn"] == ["x", "W", "b"] and data["seed"] == 3
+
+
+def test_latex(runner):
+    result = run(runner, "sum((x·y+z)·A+z)", "--wrt", "z", *SEED_LETS, "--format", "latex")
+    assert r"\begin{bmatrix} 2 & 1 \\ 3 & 2 \\ 1 & 2 \end{bmatrix}" in result.output
+
+
+def test_version_and_help(runner):
+    assert runner.invoke(main, ["--version"]).output.strip() == f"gradcheck, version {__version__}"
+    assert "Check the derivative of EXPRESSION" in runner.invoke(main, ["check", "-h"]).output
+
+
+# arguments, fragment of the one error message
+REJECTED = [
+    (["x +* y", "--let", "x=1", "--let", "y=1"], "unexpected '*' at column 4"),
+    (["x @ z", "--let", "x=3x2", "--let", "z=3x2"], "shape mismatch at column 3"),
+    (["x + q", "--let", "x=3x2"], "unknown name 'q'"),
+    (["sinn(x)", "--let", "x=3x2"], "did you mean 'sin'?"),
+    (["__import__('os').system('touch pwned')"], "unexpected character"),
+    (["x", "--let", "x=__import__('os').system('touch pwned')"], "unexpected character"),
+    (["x", "--let", "x"], "bad --let"),
+    (["x", "--let", "x=3x2", "--let", "x=2x2"], "gives 'x' twice"),
+    (["x", "--let", "x=y"], "uses the name 'y'"),
+    (["x", "--let", "x=3x2", "--wrt", "y"], "'y' is not a variable"),
+    (["x", "--let", "x=3x2", "--format", "xml"], "Invalid value for '--format'"),
+    (["x", "--let", "x=3x2", "--seed", "-1"], "Invalid value for '--seed'"),
+    (["x", "--let", "x=3x2", "--bogus"], "No such option '--bogus'"),
+    (["log(x)", "--let", "x=-ones(2,2)"], "outside the domain of 'log(x)'"),
+    (["x @ y", "--let", "x=2x2", "--let", "y=2x2", "--expect", "x"], "several variables"),
+    (["", "--let", "x=1"], "empty expression"),
+    (["x" * 20000], "characters long"),
+    (["(" * 300 + "sin(" * 300 + "x" + ")" * 600], "nested more than"),
+]
+
+
+@pytest.mark.parametrize(("args", "fragment"), REJECTED, ids=[a[0][:30] for a, _ in REJECTED])
+def test_rejected_input_exits_2_with_one_error_and_no_traceback(runner, args, fragment):
+    with runner.isolated_filesystem():
+        result = run(runner, *args)
+        assert os.listdir(".") == []  # nothing was executed, no file was created
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert result.output.count("Error:") == 1
+    assert "Traceback" not in result.output

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+
+import gradcheck
+from conftest import SEED_AT
+
+F = "(x·y+z)·A+z"
+
+
+def test_text_report_for_the_seed_example():
+    text = str(gradcheck.check(F, wrt="z", at=SEED_AT, expect="A + 1"))
+    lines = text.splitlines()
+    assert lines[:4] == [
+        "f = (x·y+z)·A+z",
+        "read as (x@y+z)*A+z",
+        "  · at column 3 read as @ (matrix product of 3×2 and 2×2)",
+        "  · at column 8 read as * (elementwise product of 3×2 and 3×2)",
+    ]
+    assert "shapes: x 3×2, y 2×2, z 3×2, A 3×2 -> f 3×2" in lines
+    assert "diagonal (f is elementwise in z)" in text
+    exact = lines.index("  exact")
+    assert [line.split() for line in lines[exact + 1:exact + 4]] == [["2", "1"], ["3", "2"],
+                                                                     ["1", "2"]]
+    assert lines[-1] == "PASS: exact, numeric and claimed agree on all 36 entries"
+
+
+def test_text_report_lists_every_disagreeing_entry():
+    text = gradcheck.check(F, wrt="z", at=SEED_AT, expect="A").report()
+    rows = [line.split() for line in text.splitlines() if line.strip().startswith("∂f[")]
+    assert [r[0] for r in rows] == ["∂f[0,0]/∂z[0,0]", "∂f[0,1]/∂z[0,1]", "∂f[1,0]/∂z[1,0]",
+                                    "∂f[1,1]/∂z[1,1]", "∂f[2,0]/∂z[2,0]", "∂f[2,1]/∂z[2,1]"]
+    assert rows[2][1:5] == ["3", "3", "2", "1"]  # exact, numeric, claimed, error
+    assert text.splitlines()[-1] == "FAIL: 6 of 36 entries disagree (∂f/∂z)"
+
+
+def test_full_jacobian_is_shown_with_labels():
+    text = str(gradcheck.check(F, wrt="y", at=SEED_AT))
+    assert "rows f[i,j], columns y[k,l]" in text
+    header = next(line for line in text.splitlines() if "y[0,0]" in line)
+    assert header.split() == ["y[0,0]", "y[0,1]", "y[1,0]", "y[1,1]"]
+
+
+def test_json_carries_the_verdict_and_the_entries():
+    r = gradcheck.check(F, wrt="z", at=SEED_AT, expect="A")
+    data = json.loads(r.report("json"))
+    assert data["passed"] is False and data["reading"] == "(x@y+z)*A+z"
+    g = data["gradients"][0]
+    assert g["variable"] == "z" and g["elementwise"] and g["claim_form"] == "elementwise"
+    assert len(g["mismatches"]) == 6 and g["mismatches"][0]["entry"] == "∂f[0,0]/∂z[0,0]"
+    assert g["exact_text"][1][0][1][0] == "3"
+    assert r.to_dict() == data
+
+
+def test_latex_writes_the_notes_bmatrix():
+    r = gradcheck.check("sum(x * y)", at={"x": [[0.5, 1]], "y": [[0.25, 3]]}, wrt="x")
+    assert r.report("latex").splitlines()[1] == (
+        r"\frac{\partial f}{\partial x} = \begin{bmatrix} \frac{1}{4} & 3 \end{bmatrix}")
+    diag = gradcheck.check(F, wrt="z", at=SEED_AT).report("latex").splitlines()[1]
+    assert diag == (r"\frac{\partial f_{ij}}{\partial z_{ij}} = "
+                    r"\begin{bmatrix} 2 & 1 \\ 3 & 2 \\ 1 & 2 \end{bmatrix}")
