@@ -85,9 +85,9 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
     lines.append(f"  max |exact - numeric| {c.max_abs_diff:.2g} (relative {c.max_rel_diff:.2g})")
     if c.max_claim_error is not None:
         lines.append(f"  max |claimed - exact| {c.max_claim_error:.2g}")
-    lines.append(f"  tolerance: |difference| <= atol {r.atol:g} + rtol {r.rtol:g}·|exact|, plus "
-                 f"the finite-difference error bound (at most "
-                 f"{float(np.max(g.numeric_error)):.2g}) for exact vs numeric")
+    lines.append(f"  tolerance: atol {r.atol:g} + rtol {r.rtol:g}·|exact|; exact vs numeric also "
+                 f"allows the finite-difference error bound (at most "
+                 f"{float(np.max(g.numeric_error)):.2g})")
     if g.mismatches:
         lines += ["", *_mismatch_table(r, g)]
     return lines
