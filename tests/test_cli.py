@@ -86,10 +86,11 @@ REJECTED = [
 
 
 @pytest.mark.parametrize(("args", "fragment"), REJECTED, ids=[a[0][:30] for a, _ in REJECTED])
-def test_rejected_input_exits_2_with_one_error_and_no_traceback(runner, args, fragment):
-    with runner.isolated_filesystem():
-        result = run(runner, *args)
-        assert os.listdir(".") == []  # nothing was executed, no file was created
+def test_rejected_input_exits_2_with_one_error_and_no_traceback(runner, args, fragment,
+                                                                 tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(runner, *args)
+    assert os.listdir(tmp_path) == []  # nothing was executed, no file was created
     assert result.exit_code == 2, result.output
     assert fragment in result.output
     assert result.output.count("Error:") == 1
