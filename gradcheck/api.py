@@ -194,6 +194,9 @@ def _domain_error(expr: str, e: numeric.OutOfDomain, prefix: str = "") -> Domain
 
 def _wrt(wrt: str | Iterable[str] | None, problem: _Problem) -> list[str]:
     known = list(problem.typed.shapes)
+    if not known:
+        raise OptionError(f"{problem.text!r} has no variables to differentiate by",
+                          hint="write the expression in named variables, e.g. sum(x * x)")
     if wrt is None:
         return known
     names = [wrt] if isinstance(wrt, str) else list(wrt)

@@ -95,7 +95,8 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], trace: _Trace | None) -> np
         out = np.asarray(op.num(*args), dtype=np.float64)
     if not np.isfinite(out).all():
         i, j = (int(v) for v in np.argwhere(~np.isfinite(out))[0])
-        raise OutOfDomain(node, (i, j), float(out[i, j]), f"{op.name} overflows to {out[i, j]}")
+        raise OutOfDomain(node, (i, j), np.nan,
+                          f"{op.name} gives {out[i, j]} at entry [{i},{j}] (overflow)")
     return out
 
 
