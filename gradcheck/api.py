@@ -162,7 +162,7 @@ def _prepare(expr: str, at: Mapping[str, Any] | None, shapes: Mapping[str, Any] 
                 return "relu or abs too close to its kink"
             return None
 
-        values = draw(typed.tree, values, free, int(seed), problem_at)
+        values = draw(values, free, int(seed), problem_at)
     else:
         _check_point(expr, typed, values)
     return _Problem(expr, typed, values, tuple(free))

@@ -30,7 +30,7 @@ import sympy
 from . import numeric, symbolic
 from .errors import OptionError
 from .parser import parse
-from .shapes import MAX_ENTRIES, fmt, infer
+from .shapes import MAX_ENTRIES, infer
 from .tree import Node, Shape, variables
 
 __all__ = ["Value", "constant", "draw", "parse_shape", "to_value"]
@@ -148,7 +148,7 @@ def _draw_one(name: str, shape: Shape, seed: int, scheme: str, attempt: int) -> 
     return Value(exact, k / 1024.0)
 
 
-def draw(tree: Node, fixed: Mapping[str, Value], free: Mapping[str, Shape], seed: int,
+def draw(fixed: Mapping[str, Value], free: Mapping[str, Shape], seed: int,
          check: Callable[[dict[str, Value]], str | None]) -> dict[str, Value]:
     """Draw values for the ``free`` variables where ``check`` finds no problem.
 
@@ -174,7 +174,3 @@ def kink_margin(tree: Node, env: Mapping[str, np.ndarray]) -> float:
     """Smallest distance of a relu/abs argument from its kink (inf if none)."""
     args = numeric.kink_arguments(tree, env)
     return min((float(np.min(np.abs(a))) for _, a in args), default=np.inf)
-
-
-def describe(values: Mapping[str, Value]) -> str:
-    return ", ".join(f"{n} {fmt(v.shape)}" for n, v in values.items())
