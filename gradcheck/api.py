@@ -56,8 +56,9 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
             expressions such as ``"0.5*ones(2,2)"``.
         shapes: shapes by name (``(3, 2)`` or ``"3x2"``) for variables to
             draw at random (seeded by ``seed``).
-        expect: the claimed derivative: an expression string or an array,
-            or a dict of them by variable name.
+        expect: the claimed derivative: an expression string, an array, or
+            a callable taking the variables as keyword arguments and
+            returning an array; or a dict of them by variable name.
         atol, rtol: an entry agrees when the difference is at most
             ``atol + rtol·|exact|`` (plus the finite-difference error bound
             when the numeric estimate is involved).
@@ -220,7 +221,7 @@ def _single(wrt: str | None, problem: _Problem) -> str:
 def _expected(expect: Any, names: list[str]) -> dict[str, Any]:
     if expect is None:
         return {}
-    if isinstance(expect, Mapping):
+    if isinstance(expect, Mapping) and not callable(expect):
         unknown = [k for k in expect if k not in names]
         if unknown:
             raise ClaimError(f"a claim for '{unknown[0]}', which is not checked",

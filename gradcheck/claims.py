@@ -1,6 +1,8 @@
 """Turn a claimed derivative into the Jacobian layout, or say why it can't be.
 
-A claim is an expression of the language or an array. For a 1×1 f it is
+A claim is an expression of the language, an array, or a callable that
+takes every variable as a keyword argument (a NumPy array) and returns an
+array, such as a hand-written backward pass. For a 1×1 f it is
 the gradient (w's shape). For a matrix f it is the full Jacobian
 (f.shape + w.shape, or flattened to (f.size, w.size) row-major), or, where
 f is elementwise in w (its Jacobian is diagonal, like the seed's
@@ -31,7 +33,8 @@ __all__ = ["evaluate", "layout"]
 
 def evaluate(claim: Any, values: Mapping[str, Value]) -> np.ndarray:
     """The claim's value at the point: an expression string is evaluated
-    exactly (then rounded once), an array is taken as it is."""
+    exactly (then rounded once), a callable is called with the variables as
+    keyword arguments, an array is taken as it is."""
     if isinstance(claim, str):
         tree = parse(claim)
         try:
@@ -41,11 +44,18 @@ def evaluate(claim: Any, values: Mapping[str, Value]) -> np.ndarray:
             raise
         exact = symbolic.build(typed.tree, {n: v.exact for n, v in values.items()})
         return symbolic.to_float(exact)
+    if callable(claim):
+        try:
+            claim = claim(**{n: v.array.copy() for n, v in values.items()})
+        except Exception as e:
+            raise ClaimError(f"the claimed derivative raised {type(e).__name__}: {e}",
+                             hint="it is called with every variable as a keyword argument "
+                                  f"({', '.join(values)}) and must return an array") from e
     try:
         array = np.array(claim, dtype=np.float64)
     except (TypeError, ValueError):
         raise ClaimError(f"the claimed derivative is not a real array: {claim!r:.60}",
-                         hint="give an expression string or a NumPy array") from None
+                         hint="give an expression string, an array or a callable") from None
     return array.reshape(1, -1) if array.ndim == 1 else array.reshape(1, 1) if \
         array.ndim == 0 else array
 

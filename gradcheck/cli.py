@@ -17,7 +17,7 @@ from .errors import GradcheckError, OptionError
 from .points import parse_shape
 
 _NAME = re.compile(r"^\s*((?!ᵀ)[^\W\d](?:(?!ᵀ)\w)*)\s*=(.*)$", re.DOTALL)
-_SHAPE = re.compile(r"^\s*\d+\s*[x×]\s*\d+\s*$")
+_SHAPE = re.compile(r"^\s*\d+\s*[x×,]\s*\d+\s*$")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,5 +96,7 @@ def _expects(expect: tuple[str, ...]) -> Any:
         if not m:
             raise OptionError(f"--expect {text!r} does not say which variable it is for",
                               hint="with several --expect, write each as NAME=EXPR")
+        if m.group(1) in out:
+            raise OptionError(f"--expect gives '{m.group(1)}' twice", hint="give each name once")
         out[m.group(1)] = m.group(2)
     return out

@@ -155,7 +155,7 @@ def _mismatch_table(r: CheckResult, g: Gradient) -> list[str]:
     ms = g.mismatches
     kinds = {m.kind for m in ms}
     total = g.exact.size
-    lines = [f"  {len(ms)} of {total} entries disagree"]
+    lines = [f"  {_of(len(ms), total)}"]
     if "claim" in kinds:
         lines[0] += ": the claimed derivative is wrong there"
     if "engines" in kinds:
@@ -187,13 +187,26 @@ def entry_label(r: CheckResult, m: Mismatch) -> str:
 
 def _verdict(r: CheckResult) -> str:
     total = sum(g.exact.size for g in r.gradients)
-    what = "exact, numeric and claimed" if any(g.claimed is not None for g in r.gradients) \
-        else "exact and numeric"
+    claimed = [g.name for g in r.gradients if g.claimed is not None]
+    if len(claimed) == len(r.gradients):
+        what = "exact, numeric and claimed agree"
+    elif claimed:
+        what = f"exact and numeric agree, and so do the claims for {', '.join(claimed)},"
+    else:
+        what = "exact and numeric agree"
     if r.passed:
-        return f"PASS: {what} agree on all {total} entries"
-    bad = len(r.mismatches)
+        return f"PASS: {what} on {'the' if total == 1 else 'all'} {_entries(total)}"
     names = ", ".join(f"∂f/∂{g.name}" for g in r.gradients if not g.passed)
-    return f"FAIL: {bad} of {total} entries disagree ({names})"
+    return f"FAIL: {_of(len(r.mismatches), total)} ({names})"
+
+
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
+def _of(bad: int, total: int) -> str:
+    """``6 of 36 entries disagree``, ``1 of 36 entries disagrees``."""
+    return f"{bad} of {_entries(total)} disagree" + ("s" if bad == 1 else "")
 
 
 def _dims(shape: tuple[int, ...]) -> str:
@@ -281,8 +294,9 @@ def latex(r: CheckResult) -> str:
             m = sympy.Matrix(fr * fc, wr * wc, list(np.array(exact.tolist()).flat))
         out.append(f"{lhs} = {_bmatrix(m)}")
         if g.claimed is not None and not g.passed:
-            out.append(f"% claimed ({g.claim_text or 'array'}) disagrees at "
-                       f"{len(g.mismatches)} entries")
+            claim = f" ({g.claim_text})" if g.claim_text else ""
+            out.append(f"% the claimed ∂f/∂{g.name}{claim} disagrees at "
+                       f"{_entries(len(g.mismatches))}")
     return "\n".join(out)
 
 

@@ -109,6 +109,9 @@ class _Checker:
         if isinstance(node, Num):
             return dataclasses.replace(node, shape=(1, 1))
         if isinstance(node, Var):
+            if node.name not in self.shapes and node.name in ops.FUNCTIONS:
+                raise self.error(NameLookupError, f"'{node.name}' is a function", node,
+                                 f"call it with parentheses: {node.name}(...)")
             if node.name not in self.shapes:
                 hint = suggest(node.name, [*self.shapes, *ops.FUNCTIONS]) or (
                     f"give '{node.name}' a value or a shape "
@@ -142,7 +145,7 @@ class _Checker:
             if name == "mul" and broadcast(shapes[0], shapes[1]) is None:  # type: ignore[arg-type]
                 raise self.mismatch(node, args, "· is neither a matrix product (inner "
                                     "dimensions differ) nor an elementwise product (shapes "
-                                    "differ)")
+                                    "do not broadcast)")
             self.readings.append(Reading(node.at + 1, "@" if name == "matmul" else "*",
                                          shapes[0], shapes[1]))  # type: ignore[arg-type]
             return self.call(dataclasses.replace(node, op=name, args=args))

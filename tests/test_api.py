@@ -130,3 +130,16 @@ def test_a_perturbed_claim_is_always_rejected_at_that_entry(case, data):
     claimed[index] += rel * max(abs(truth[index]), 1.0)
     r = gradcheck.check(expr.text, wrt=name, at=at, expect=claimed)
     assert [(m.index, m.kind) for m in r.mismatches] == [(index, "claim")]
+
+
+def test_expect_as_a_callable_backward_pass():
+    def backward(x, W):  # d sum(tanh(x @ W)) / dW, written by hand
+        return x.T @ (1 - np.tanh(x @ W) ** 2)
+
+    shapes = {"x": (3, 2), "W": (2, 2)}
+    assert gradcheck.check("sum(tanh(x @ W))", wrt="W", shapes=shapes, expect=backward).passed
+    r = gradcheck.check("sum(tanh(x @ W))", wrt="W", shapes=shapes,
+                        expect=lambda x, W: x.T @ (1 - np.tanh(x @ W)))  # forgot the square
+    assert not r.passed and r["W"].claim_text is None
+    with pytest.raises(gradcheck.ClaimError, match="raised TypeError"):
+        gradcheck.check("sum(tanh(x @ W))", wrt="W", shapes=shapes, expect=lambda x: x)

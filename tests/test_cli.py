@@ -72,6 +72,8 @@ REJECTED = [
     (["x", "--let", "x=__import__('os').system('touch pwned')"], "unexpected character"),
     (["x", "--let", "x"], "bad --let"),
     (["x", "--let", "x=3x2", "--let", "x=2x2"], "gives 'x' twice"),
+    (["x@y", "--let", "x=2,2", "--let", "y=2,2", "--expect", "x=y", "--expect", "x=y"],
+     "--expect gives 'x' twice"),
     (["x", "--let", "x=y"], "uses the name 'y'"),
     (["x", "--let", "x=3x2", "--wrt", "y"], "'y' is not a variable"),
     (["x", "--let", "x=3x2", "--format", "xml"], "Invalid value for '--format'"),

@@ -52,6 +52,14 @@ def test_json_carries_the_verdict_and_the_entries():
     assert r.to_dict() == data
 
 
+def test_verdict_wording_when_only_some_variables_have_claims():
+    r = gradcheck.check("sum(x * y)", at={"x": [[2.0]], "y": [[3.0]]}, expect={"x": "y"})
+    assert str(r).splitlines()[-1] == (
+        "PASS: exact and numeric agree, and so do the claims for x, on all 2 entries")
+    one = gradcheck.check("x * x", at={"x": 2.0}, expect="3")
+    assert str(one).splitlines()[-1] == "FAIL: 1 of 1 entry disagrees (∂f/∂x)"
+
+
 def test_latex_writes_the_notes_bmatrix():
     r = gradcheck.check("sum(x * y)", at={"x": [[0.5, 1]], "y": [[0.25, 3]]}, wrt="x")
     assert r.report("latex").splitlines()[1] == (

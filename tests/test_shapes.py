@@ -91,6 +91,9 @@ def test_unknown_name_hints():
         infer(parse("sinn(x)"), S, text="sinn(x)")
     assert info.value.hint == "did you mean 'sin'?"
     assert info.value.column == 1
+    with pytest.raises(NameLookupError, match="'sin' is a function") as info:
+        infer(parse("sin x"), S)
+    assert info.value.hint == "call it with parentheses: sin(...)"
     with pytest.raises(NameLookupError) as info:
         infer(parse("q + x"), S)
     assert "--let q=3x2" in info.value.hint
