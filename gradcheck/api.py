@@ -20,6 +20,7 @@ import numpy as np
 import sympy
 
 from . import claims, numeric, symbolic
+from .evaluate import OutOfDomain, evaluate
 from .compare import compare
 from .errors import ClaimError, DomainError, GradientMismatch, OptionError, suggest
 from .parser import parse
@@ -45,8 +46,8 @@ class _Problem:
 
 def check(expr: str, *, wrt: str | Iterable[str] | None = None,
           at: Mapping[str, Any] | None = None, shapes: Mapping[str, Any] | None = None,
-          expect: Any = None, atol: float = ATOL, rtol: float = RTOL,
-          seed: int = 0) -> CheckResult:
+          expect: Any = None, atol: float = ATOL, rtol: float = RTOL, seed: int = 0,
+          method: str = "auto") -> CheckResult:
     """Check the derivative of ``expr`` with respect to ``wrt`` at a point.
 
     Args:
@@ -62,6 +63,10 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
         atol, rtol: an entry agrees when the difference is at most
             ``atol + rtol·|exact|`` (plus the finite-difference error bound
             when the numeric estimate is involved).
+        method: how the numeric engine differentiates: ``auto`` (the
+            complex step where every operation allows it, else
+            ``richardson``), ``complex``, ``richardson``, ``central``,
+            ``forward`` or ``backward``.
 
     Returns:
         A :class:`CheckResult`; it never raises on a mismatch.
@@ -72,10 +77,14 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
             OptionError, each naming the problem and the fix).
     """
     _check_tolerances(atol, rtol)
+    if method not in numeric.METHODS:
+        raise OptionError(f"unknown method {method!r}",
+                          hint=suggest(str(method), numeric.METHODS)
+                          or "choose from " + ", ".join(numeric.METHODS))
     problem = _prepare(expr, at, shapes, seed)
     names = _wrt(wrt, problem)
     expected = _expected(expect, names)
-    grads = tuple(_gradient(problem, n, expected.get(n), atol, rtol) for n in names)
+    grads = tuple(_gradient(problem, n, expected.get(n), atol, rtol, method) for n in names)
     return CheckResult(
         expression=expr, reading=problem.typed.text, readings=problem.typed.readings,
         shapes=dict(problem.typed.shapes), output_shape=problem.typed.shape,
@@ -156,8 +165,8 @@ def _prepare(expr: str, at: Mapping[str, Any] | None, shapes: Mapping[str, Any] 
         def problem_at(point: dict[str, Value]) -> str | None:
             env = {n: v.array for n, v in point.items()}
             try:
-                numeric.evaluate(typed.tree, env)
-            except numeric.OutOfDomain as e:
+                evaluate(typed.tree, env)
+            except OutOfDomain as e:
                 return _domain_error(expr, e).format_message()
             if kink_margin(typed.tree, env) < KINK_MARGIN:
                 return "relu or abs too close to its kink"
@@ -170,22 +179,13 @@ def _prepare(expr: str, at: Mapping[str, Any] | None, shapes: Mapping[str, Any] 
 
 
 def _check_point(expr: str, typed: Typed, values: Mapping[str, Value]) -> None:
-    env = {n: v.array for n, v in values.items()}
     try:
-        numeric.evaluate(typed.tree, env)
-    except numeric.OutOfDomain as e:
+        evaluate(typed.tree, {n: v.array for n, v in values.items()})
+    except OutOfDomain as e:
         raise _domain_error(expr, e) from None
-    for node, arg in numeric.kink_arguments(typed.tree, env):
-        zero = np.argwhere(arg == 0)
-        if zero.size:
-            i, j = (int(v) for v in zero[0])
-            raise DomainError(
-                "not differentiable at this point", text=expr, column=node.at + 1,
-                width=len(node.op), detail=f"the argument of {node.op} is 0 at entry [{i},{j}], "
-                f"where {node.op} has a kink", hint="move the point off the kink")
 
 
-def _domain_error(expr: str, e: numeric.OutOfDomain, prefix: str = "") -> DomainError:
+def _domain_error(expr: str, e: OutOfDomain, prefix: str = "") -> DomainError:
     i, j = e.index
     where = "" if np.isnan(e.value) else f"; the argument is {e.value:.6g} at entry [{i},{j}]"
     return DomainError(f"{prefix}outside the domain of '{render(e.node)}'", text=expr,
@@ -244,15 +244,16 @@ def _exact(problem: _Problem, name: str) -> tuple[Any, Any]:
     return symbolic.evaluate(jac, at), jac
 
 
-def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float) -> Gradient:
+def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float,
+              method: str) -> Gradient:
     typed = problem.typed
     exact_values, jac = _exact(problem, name)
     exact = symbolic.to_float(exact_values)
     w_shape = problem.values[name].shape
     env = {n: v.array for n, v in problem.values.items()}
     try:
-        est = numeric.jacobian(typed.tree, name, env)
-    except numeric.OutOfDomain as e:
+        est = numeric.jacobian(typed.tree, name, env, method)
+    except OutOfDomain as e:
         raise _domain_error(problem.text, e, "finite differences step ") from None
     elementwise = symbolic.is_elementwise(jac, typed.shape, w_shape)
     claimed = form = None
@@ -260,11 +261,15 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
         raw = claims.evaluate(claim, problem.values)
         claimed, form = claims.layout(raw, f_shape=typed.shape, w_shape=w_shape,
                                       elementwise=elementwise, name=name)
+    undefined = np.zeros(exact.shape, dtype=bool)
+    for u in est.undefined:
+        undefined[u.index] = True
     comparison = compare(exact, est.value, est.error, claimed, atol=atol, rtol=rtol,
-                         variable=name)
+                         variable=name, skip=undefined)
     return Gradient(
         name=name, shape=w_shape, exact=exact, exact_values=exact_values, numeric=est.value,
         numeric_error=est.error, claimed=claimed, claim_form=form,
         claim_text=claim if isinstance(claim, str) else None, elementwise=elementwise,
-        comparison=comparison, evaluations=est.evaluations)
+        comparison=comparison, evaluations=est.evaluations,
+        methods=tuple(sorted(set(est.methods.flat))), undefined=est.undefined)
 

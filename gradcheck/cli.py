@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from . import __version__, api
+from . import __version__, api, numeric
 from .errors import GradcheckError, OptionError
 from .points import parse_shape
 
@@ -39,6 +39,9 @@ def main() -> None:
                    "where f is elementwise, or the full Jacobian. NAME= picks the variable.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text",
               show_default=True, help="Report format.")
+@click.option("--method", type=click.Choice(numeric.METHODS), default="auto", show_default=True,
+              help="Numeric method: auto is the complex step where every operation allows "
+                   "it, else richardson.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed for values drawn at random.")
 @click.option("--atol", type=click.FloatRange(min=0), default=api.ATOL, show_default=True,
@@ -46,7 +49,8 @@ def main() -> None:
 @click.option("--rtol", type=click.FloatRange(min=0), default=api.RTOL, show_default=True,
               help="Relative tolerance.")
 def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
-          expect: tuple[str, ...], fmt: str, seed: int, atol: float, rtol: float) -> None:
+          expect: tuple[str, ...], fmt: str, method: str, seed: int, atol: float,
+          rtol: float) -> None:
     """Check the derivative of EXPRESSION.
 
     \b
@@ -58,7 +62,8 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
     try:
         at, shapes = _lets(lets)
         result = api.check(expression, wrt=list(wrt) or None, at=at, shapes=shapes,
-                           expect=_expects(expect), atol=atol, rtol=rtol, seed=seed)
+                           expect=_expects(expect), atol=atol, rtol=rtol, seed=seed,
+                           method=method)
     except GradcheckError as e:
         raise click.UsageError(e.format_message()) from None
     except RecursionError:

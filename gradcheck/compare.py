@@ -30,7 +30,8 @@ class Mismatch:
     ``kind`` is ``"claim"`` (the claimed value is wrong) or ``"engines"``
     (the exact and numeric derivatives disagree: a kink, a badly scaled
     point, or a bug in gradcheck). ``error`` is the absolute difference that
-    exceeded ``tolerance``.
+    exceeded ``tolerance``; ``bound`` names the largest term of that
+    tolerance: ``atol``, ``rtol`` or ``fd`` (the finite-difference error bound).
     """
 
     variable: str
@@ -41,6 +42,7 @@ class Mismatch:
     claimed: float | None
     error: float
     tolerance: float
+    bound: str = "atol"
 
 
 @dataclass(frozen=True)
@@ -54,29 +56,36 @@ class Comparison:
 
 def compare(exact: np.ndarray | None, numeric: np.ndarray, numeric_error: np.ndarray,
             claimed: np.ndarray | None, *, atol: float, rtol: float,
-            variable: str = "w") -> Comparison:
-    """Compare arrays of one layout; see the module docstring for the rule."""
+            variable: str = "w", skip: np.ndarray | None = None) -> Comparison:
+    """Compare arrays of one layout; see the module docstring for the rule.
+
+    Entries where ``skip`` is true (f is not differentiable there) are not judged.
+    """
+    keep = np.ones(numeric.shape, dtype=bool) if skip is None else ~skip
     out: list[Mismatch] = []
     if exact is not None:
         diff = np.abs(exact - numeric)
-        tol = atol + rtol * np.abs(exact) + numeric_error
-        bad = ~(diff <= tol)  # NaN counts as disagreement
+        terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(exact), numeric_error))
+        tol = terms.sum(axis=0)
+        bad = ~(diff <= tol) & keep  # NaN counts as disagreement
         for idx in map(tuple, np.argwhere(bad)):
             out.append(Mismatch(variable, _ints(idx), "engines", float(exact[idx]),
                                 float(numeric[idx]),
                                 None if claimed is None else float(claimed[idx]),
-                                float(diff[idx]), float(tol[idx])))
+                                float(diff[idx]), float(tol[idx]), _bound(terms, idx)))
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(exact != 0, diff / np.abs(exact), 0.0)
-        max_abs, max_rel = _max(diff), _max(rel)
+        max_abs, max_rel = _max(diff[keep]), _max(rel[keep])
     else:
         max_abs = max_rel = float("nan")
     claim_error = None
     if claimed is not None:
         truth = exact if exact is not None else numeric
         cdiff = np.abs(claimed - truth)
-        ctol = atol + rtol * np.abs(truth) + (0 if exact is not None else numeric_error)
-        bad = ~(cdiff <= ctol)
+        fd = np.zeros_like(truth) if exact is not None else numeric_error
+        cterms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(truth), fd))
+        ctol = cterms.sum(axis=0)
+        bad = ~(cdiff <= ctol) & keep
         taken = {m.index for m in out}
         for idx in map(tuple, np.argwhere(bad)):
             key = _ints(idx)
@@ -85,10 +94,14 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray, numeric_error: np.nda
             out.append(Mismatch(variable, key, "claim",
                                 None if exact is None else float(exact[idx]),
                                 float(numeric[idx]), float(claimed[idx]), float(cdiff[idx]),
-                                float(ctol[idx])))
-        claim_error = _max(cdiff)
+                                float(ctol[idx]), _bound(cterms, idx)))
+        claim_error = _max(cdiff[keep])
     out.sort(key=lambda m: m.index)
     return Comparison(tuple(out), max_abs, max_rel, claim_error, int(numeric.size))
+
+
+def _bound(terms: np.ndarray, idx: tuple[int, ...]) -> str:
+    return ("atol", "rtol", "fd")[int(np.argmax(terms[(slice(None), *idx)]))]
 
 
 def _ints(idx: tuple[int, ...]) -> tuple[int, ...]:

@@ -1,209 +1,268 @@
-"""Finite differences on a direct NumPy evaluation of the tree.
+"""Finite differences and the complex step, on the direct NumPy evaluation.
 
-This engine shares nothing with :mod:`gradcheck.symbolic` but the tree and
-the operator table's NumPy column: that independence is what makes the two
-engines' agreement mean something.
+Methods: ``complex`` (Im f(x + ih)/h: no cancellation, so accurate to
+rounding whatever the step), ``richardson`` (central differences at h, h/2,
+h/4, extrapolated), ``central``, ``forward`` and ``backward`` (see
+:mod:`gradcheck.stencils`), and ``auto``: the complex step where every
+operation on the path allows it, Richardson otherwise.
 
-Each Jacobian column comes from central differences at steps h and 2h,
-combined by Richardson extrapolation. The error estimate is
-``|D(h) - D(2h)|`` (three times the estimated truncation error of D(h),
-and larger than that of the extrapolated value) plus a bound on rounding.
-A stencil that would cross a kink (relu, abs at 0) goes one-sided; one that
-would leave an operation's domain shrinks.
+Every estimate comes with an error bound entry by entry: the difference to
+a companion estimate from the same evaluations plus a bound on rounding.
+Steps are chosen per entry of w, from its own magnitude and from 1, keeping
+the one with the smaller error bound; a stencil that would leave the domain
+or cross a kink (relu, abs) shrinks or goes one-sided. At a point *on* a
+kink the two one-sided derivatives are compared, and entries where they
+differ are reported as not differentiable.
 
 >>> import numpy as np
 >>> from gradcheck.parser import parse
 >>> from gradcheck.shapes import infer
 >>> typed = infer(parse("sum(z * z)"), {"z": (1, 2)})
 >>> est = jacobian(typed.tree, "z", {"z": np.array([[1.0, 2.0]])})
->>> np.round(est.value, 8).tolist(), bool(est.error.max() < 1e-8)
-([[2.0, 4.0]], True)
+>>> est.value.tolist(), est.methods.tolist(), est.evaluations
+([[2.0, 4.0]], [['complex', 'complex']], 5)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import ops
-from .tree import Call, Matrix, Node, Num, Var
+from .evaluate import Kink, OutOfDomain, evaluate_with_kinks
+from .stencils import BACKWARD, EPS, FORWARD, RICHARDSON, STENCILS, Stencil
+from .tree import Call, Node, render, walk
 
-__all__ = ["Estimate", "OutOfDomain", "evaluate", "jacobian", "kink_arguments"]
+__all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "jacobian", "resolve_method"]
 
-EPS = float(np.finfo(np.float64).eps)
-STEP = EPS ** (1 / 3)  # balances truncation (h²) and rounding (eps/h) of central differences
-
-
-class OutOfDomain(Exception):
-    """An operation met an argument outside its domain (internal; the API
-    turns it into a :class:`gradcheck.DomainError` that names the place)."""
-
-    def __init__(self, node: Call, index: tuple[int, int], value: float, reason: str) -> None:
-        super().__init__(reason)
-        self.node, self.index, self.value, self.reason = node, index, value, reason
+METHODS = ("auto", "complex", "richardson", "central", "forward", "backward")
+COMPLEX_STEP = 1e-20  # relative: far below rounding, far above underflow
+SHRINKS = 6  # times a step may shrink tenfold to stay in the domain or off a kink
 
 
-@dataclass
-class _Trace:
-    kinks: list[tuple[Call, np.ndarray]] = field(default_factory=list)
+@dataclass(frozen=True)
+class Undefined:
+    """An entry of the Jacobian at a point where f has a kink: the two
+    one-sided derivatives differ. ``index`` is in the Jacobian's layout."""
 
-
-def evaluate(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Evaluate a typed tree in float64.
-
-    Raises:
-        OutOfDomain: an operation's argument is outside its domain, or a
-            value overflows to inf or NaN.
-    """
-    return _eval(tree, env, None)
-
-
-def kink_arguments(tree: Node, env: Mapping[str, np.ndarray]) -> list[tuple[Call, np.ndarray]]:
-    """For each relu/abs node, its argument minus the kink location."""
-    trace = _Trace()
-    _eval(tree, env, trace)
-    return trace.kinks
-
-
-def _eval(node: Node, env: Mapping[str, np.ndarray], trace: _Trace | None) -> np.ndarray:
-    if isinstance(node, Num):
-        return np.array([[float(node.value)]])
-    if isinstance(node, Var):
-        return np.asarray(env[node.name], dtype=np.float64)
-    if isinstance(node, Matrix):
-        return np.array([[_eval(e, env, trace)[0, 0] for e in row] for row in node.rows])
-    assert isinstance(node, Call)
-    op = ops.OPS[node.op]
-    shape = node.shape or (1, 1)
-    if op.kind == "constructor":
-        return np.asarray(op.num(*(int(a.value) for a in node.args)), dtype=np.float64)  # type: ignore[union-attr]
-    args = [_eval(a, env, trace) for a in node.args]
-    if op.domain is not None:
-        with np.errstate(all="ignore"):
-            mask = op.domain(*args)
-        if not np.all(mask):
-            i, j = (int(v) for v in np.argwhere(~np.broadcast_to(mask, shape))[0])
-            arg = args[1] if op.name == "div" else args[0]
-            whole = np.shape(mask) == (1, 1) and arg.shape != (1, 1)  # a whole-matrix condition
-            value = np.nan if whole else float(np.broadcast_to(arg, shape)[i, j])
-            raise OutOfDomain(node, (i, j), value, op.domain_text)
-    if trace is not None and op.kink is not None:
-        trace.kinks.append((node, args[0] - op.kink))
-    with np.errstate(all="ignore"):
-        out = np.asarray(op.num(*args), dtype=np.float64)
-    if not np.isfinite(out).all():
-        i, j = (int(v) for v in np.argwhere(~np.isfinite(out))[0])
-        raise OutOfDomain(node, (i, j), np.nan,
-                          f"{op.name} gives {out[i, j]} at entry [{i},{j}] (overflow)")
-    return out
+    index: tuple[int, ...]
+    left: float
+    right: float
+    where: str  # e.g. "relu(x@W) at its kink in entry [1,0]"
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A finite-difference Jacobian in gradcheck's layout.
-
-    ``value[..., k, l]`` estimates ∂f/∂w[k,l]; ``error`` bounds its error
-    entry by entry; ``steps`` is the step used for each entry of w and
-    ``stencils`` the stencil (``central``, ``forward`` or ``backward``).
-    """
+    """A numeric Jacobian in gradcheck's layout (f.shape + w.shape; w.shape
+    for 1×1 f). ``error`` bounds |value - true derivative| entry by entry;
+    ``steps`` and ``methods`` say what was used for each entry of w."""
 
     value: np.ndarray
     error: np.ndarray
     steps: np.ndarray
-    stencils: np.ndarray
+    methods: np.ndarray
     evaluations: int
+    undefined: tuple[Undefined, ...] = ()
 
 
-def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray]) -> Estimate:
-    """Estimate ∂f/∂wrt at the point ``env`` (f.shape + w.shape; w.shape for 1×1 f).
+class _Crossed(Exception):
+    """The stencil crossed a kink (internal)."""
+
+
+def resolve_method(tree: Node, method: str) -> str:
+    """The method ``auto`` stands for on this tree."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if method != "auto":
+        return method
+    calls = [n for n in _nodes(tree) if isinstance(n, Call)]
+    return "complex" if all(ops.OPS[c.op].complex_step for c in calls) else "richardson"
+
+
+def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
+             method: str = "auto") -> Estimate:
+    """Estimate ∂f/∂wrt at the point ``env``.
 
     Raises:
-        OutOfDomain: the point itself is outside the domain, or every
-            stencil tried leaves it.
+        OutOfDomain: the point is outside the domain, or every step tried
+            leaves it.
     """
-    base = dict(env)
+    method = resolve_method(tree, method)
     w0 = np.asarray(env[wrt], dtype=np.float64)
-    f0 = evaluate(tree, base)
-    signs0 = _signs(tree, base)
+    f0, kinks0 = evaluate_with_kinks(tree, env)
+    on_kink = [k for k in kinks0 if k.is_kink and (k.offset == 0).any()]
+    probe = _Probe(tree, dict(env), wrt, w0, f0, kinks0)
     value = np.zeros(f0.shape + w0.shape)
     error = np.zeros_like(value)
     steps = np.zeros(w0.shape)
-    stencils = np.empty(w0.shape, dtype=object)
-    calls = 1
+    methods = np.empty(w0.shape, dtype=object)
+    undefined: list[Undefined] = []
     for k in range(w0.shape[0]):
         for l in range(w0.shape[1]):
-            col = _column(tree, base, wrt, w0, (k, l), f0, signs0)
-            value[..., k, l], error[..., k, l], steps[k, l], stencils[k, l], n = col
-            calls += n
+            if on_kink:
+                col = _at_kink(probe, (k, l), on_kink, undefined)
+            elif method == "complex":
+                col = _complex(probe, (k, l))
+            else:
+                col = _real(probe, (k, l), STENCILS[method])
+            value[..., k, l], error[..., k, l], steps[k, l], methods[k, l] = col
     if f0.shape == (1, 1):
         value, error = value[0, 0], error[0, 0]
-    return Estimate(value, error, steps, stencils, calls)
+        undefined = [Undefined(u.index[2:], u.left, u.right, u.where) for u in undefined]
+    return Estimate(value, error, steps, methods, probe.calls, tuple(undefined))
 
 
-def _signs(tree: Node, env: Mapping[str, np.ndarray]) -> bytes:
-    return b"".join(np.signbit(a).tobytes() for _, a in kink_arguments(tree, env))
+Column = tuple[np.ndarray, np.ndarray, float, str]
 
 
-def _column(tree: Node, env: dict[str, np.ndarray], wrt: str, w0: np.ndarray,
-            kl: tuple[int, int], f0: np.ndarray,
-            signs0: bytes) -> tuple[np.ndarray, np.ndarray, float, str, int]:
-    """Derivative of every entry of f with respect to w[k,l]."""
-    h = STEP * max(1.0, abs(w0[kl]))
-    calls = 0
+class _Probe:
+    """Evaluates f with one entry of w moved, counting evaluations and
+    checking that no kink is crossed."""
 
-    def f(t: float) -> tuple[np.ndarray, bool]:
-        nonlocal calls
-        w = w0.copy()
+    def __init__(self, tree: Node, env: dict[str, np.ndarray], wrt: str, w0: np.ndarray,
+                 f0: np.ndarray, kinks0: list[Kink]) -> None:
+        self.tree, self.env, self.wrt, self.w0, self.f0 = tree, env, wrt, w0, f0
+        self.signs0 = _signs(kinks0)
+        self.calls = 1
+
+    def __call__(self, kl: tuple[int, int], t: complex) -> tuple[np.ndarray, np.ndarray]:
+        w = self.w0.astype(complex if isinstance(t, complex) else np.float64)
         w[kl] += t
-        calls += 1
-        out = evaluate(tree, {**env, wrt: w})
-        same_side = _signs(tree, {**env, wrt: w}) == signs0 if signs0 else True
-        return out, same_side
-
-    last: OutOfDomain | None = None
-    for _ in range(4):  # shrink the step when the stencil leaves the domain
-        try:
-            return (*_stencil(f, f0, h), calls)
-        except OutOfDomain as e:
-            last = e
-            h /= 16
-    assert last is not None
-    raise last
+        self.calls += 1
+        out, kinks = evaluate_with_kinks(self.tree, {**self.env, self.wrt: w})
+        return out, _signs(kinks)
 
 
-def _stencil(f, f0: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray, float, str]:  # type: ignore[no-untyped-def]
-    plus1, ok_p1 = f(h)
-    minus1, ok_m1 = f(-h)
-    if ok_p1 and ok_m1:
-        plus2, ok_p2 = f(2 * h)
-        minus2, ok_m2 = f(-2 * h)
-        if ok_p2 and ok_m2:
-            d1 = (plus1 - minus1) / (2 * h)
-            d2 = (plus2 - minus2) / (4 * h)
-            value = (4 * d1 - d2) / 3
-            size = np.maximum.reduce([abs(f0), abs(plus2), abs(minus2)])
-            return value, abs(d1 - d2) + _rounding(size, h), h, "central"
-    # The central stencil crosses a kink: use the side that stays smooth,
-    # with second-order one-sided differences at h/2 and h.
-    for sign, name in ((1.0, "forward"), (-1.0, "backward")):
-        t = sign * h / 2
-        a1, ok1 = f(t)
-        a2, ok2 = f(2 * t)
-        a4, ok4 = f(4 * t)
-        if ok1 and ok2 and ok4:
-            d1 = (-3 * f0 + 4 * a1 - a2) / (2 * t)
-            d2 = (-3 * f0 + 4 * a2 - a4) / (4 * t)
-            value = (4 * d1 - d2) / 3
-            size = np.maximum.reduce([abs(f0), abs(a2), abs(a4)])
-            return value, abs(d1 - d2) + _rounding(size, h / 2), h / 2, name
-    h /= 64
-    return _stencil(f, f0, h) if h > 1e-14 else (np.zeros_like(f0), np.full_like(f0, np.inf),
-                                                  h, "none")
+def _signs(kinks: list[Kink]) -> np.ndarray:
+    if not kinks:
+        return np.zeros(0)
+    return np.concatenate([np.sign(k.offset).ravel() for k in kinks])
 
 
-def _rounding(size: np.ndarray, h: float) -> np.ndarray:
-    # Each evaluation carries a relative rounding error of a few eps; the
-    # stencil weights sum to about 3/h in absolute value.
-    return 16 * EPS * (size + 1.0) / h
+def _complex(probe: _Probe, kl: tuple[int, int]) -> Column:
+    x = abs(probe.w0[kl])
+    h = COMPLEX_STEP * (x if x > 1e-150 else 1.0)
+    v1 = probe(kl, 1j * h)[0].imag / h
+    v3 = probe(kl, 3j * h)[0].imag / (3 * h)
+    # No truncation to speak of (h² ~ 1e-40): what is left is rounding, which
+    # differs between h and 3h because 3 is not a power of two.
+    return v1, np.abs(v1 - v3) + 4 * EPS * np.abs(v1), h, "complex"
+
+
+def _real(probe: _Probe, kl: tuple[int, int], stencil: Stencil) -> Column:
+    """A stencil at steps scaled by |w[k,l]| and by 1.
+
+    Steps that are too large fail silently (the stencil spans structure:
+    periods, poles, steep regions, and its error estimate need not hold);
+    steps that are too small fail honestly (rounding shows in the bound). So
+    when two valid estimates disagree beyond their bounds, the smaller step
+    wins; when they agree, the tighter bound. A stencil that leaves the
+    domain or crosses a kink or pole goes one-sided, then shrinks.
+    """
+    x = abs(probe.w0[kl])
+    scales = sorted({x, 1.0}) if x > 0 and not 0.5 <= x <= 2 else [max(x, 1.0)]
+    problem: Exception | None = None
+    for shrink in range(SHRINKS + 1):
+        found: list[Column] = []
+        for scale in scales:  # smallest step first
+            for s in (stencil, FORWARD, BACKWARD) if len(stencil.sides) == 2 else (stencil,):
+                try:
+                    found.append(_apply(probe, kl, s, s.base * scale / 10**shrink))
+                    break
+                except (OutOfDomain, _Crossed) as e:
+                    problem = e
+        if found:
+            best = found[0]
+            for col in found[1:]:
+                consistent = np.all(np.abs(col[0] - best[0]) <= col[1] + best[1])
+                if consistent and col[1].max() < best[1].max():
+                    best = col
+            return best
+    assert problem is not None
+    raise problem if isinstance(problem, OutOfDomain) else OutOfDomain(
+        _first_kink(probe), (0, 0), np.nan, "every finite-difference stencil crosses a kink")
+
+
+def _apply(probe: _Probe, kl: tuple[int, int], s: Stencil, h: float,
+           allow_zero: bool = False) -> Column:
+    # A power of two, so that x + t·h is exact for the offsets t = ±1, ±1/2, ±1/4.
+    h = 2.0 ** round(np.log2(h))
+    outs = []
+    for t in s.offsets:
+        if t == 0:
+            outs.append(probe.f0)
+            continue
+        out, signs = probe(kl, t * h)
+        if not _same_side(probe.signs0, signs, allow_zero):
+            raise _Crossed()
+        outs.append(out)
+    # The coefficients sum to zero, so differences to f0 give the same value
+    # without the rounding of the coefficients' sum times f0.
+    diffs = np.stack(outs) - probe.f0
+    value = np.tensordot(s.value, diffs, axes=1) / h
+    companion = np.tensordot(s.companion, diffs, axes=1) / h
+    # Each evaluation is off by a few eps of its own size, f0 included; and
+    # should x + t·h round after all, by |∂f/∂x|·eps·|x|.
+    sizes = np.abs(np.stack(outs)) + np.abs(probe.f0)
+    weight = np.abs(s.value).sum()
+    rounding = (4 * EPS * np.tensordot(np.abs(s.value), sizes, axes=1)
+                + 2 * EPS * abs(probe.w0[kl]) * weight * np.abs(value)) / h
+    return value, np.abs(value - companion) + rounding, h, s.name
+
+
+def _same_side(signs0: np.ndarray, signs: np.ndarray, allow_zero: bool) -> bool:
+    if allow_zero:  # at a kink: arguments at 0 may leave it, to one side
+        moved = signs0 != 0
+        return bool(np.array_equal(signs0[moved], signs[moved]))
+    return bool(np.array_equal(signs0, signs))
+
+
+def _at_kink(probe: _Probe, kl: tuple[int, int], on_kink: list[Kink],
+             undefined: list[Undefined]) -> Column:
+    """Both one-sided derivatives; where they differ, f is not differentiable."""
+    sides = []
+    for stencil in (FORWARD, BACKWARD):
+        col = None
+        for shrink in range(SHRINKS + 1):
+            try:
+                col = _apply(probe, kl, stencil, stencil.base / 10**shrink, allow_zero=True)
+                break
+            except (OutOfDomain, _Crossed):
+                continue
+        if col is None:
+            raise OutOfDomain(_first_kink(probe), (0, 0), np.nan,
+                              "no one-sided stencil stays inside the domain at this kink")
+        sides.append(col)
+    (right, err_r, h, _), (left, err_l, _, _) = sides
+    jump = np.abs(right - left) > err_r + err_l + 1e-8 * np.maximum(np.abs(right), np.abs(left))
+    where = _moved_kinks(probe, kl, h, on_kink)
+    for idx in map(tuple, np.argwhere(jump)):
+        undefined.append(Undefined((*map(int, idx), *kl), float(left[idx]), float(right[idx]),
+                                   where))
+    value = np.where(jump, (left + right) / 2, right)
+    return value, np.where(jump, np.abs(right - left) / 2, err_r), h, "one-sided"
+
+
+def _moved_kinks(probe: _Probe, kl: tuple[int, int], h: float, on_kink: list[Kink]) -> str:
+    """Which kinks at the point a step in w[k,l] moves off their kink."""
+    w = probe.w0.copy()
+    w[kl] += h
+    after = {id(k.node): k.offset for k in evaluate_with_kinks(probe.tree,
+                                                              {**probe.env, probe.wrt: w})[1]}
+    names = []
+    for k in on_kink:
+        moved = np.argwhere((k.offset == 0) & (after.get(id(k.node), k.offset) != 0))
+        names += [f"{render(k.node)} at its kink in entry [{i},{j}]" for i, j in moved]
+    return "; ".join(names) or "a kink"
+
+
+def _first_kink(probe: _Probe) -> Call:
+    calls = [n for n in _nodes(probe.tree)
+             if isinstance(n, Call) and ops.OPS[n.op].kink is not None]
+    return calls[0] if calls else probe.tree  # type: ignore[return-value]
+
+
+def _nodes(tree: Node) -> list[Node]:
+    return walk(tree)

@@ -10,6 +10,12 @@ For ``elementwise`` and ``binary`` rows, ``sym`` maps scalars to a scalar
 and the engines apply it entry by entry (with broadcasting); for the other
 kinds it maps whole matrices to a matrix.
 
+The NumPy column also accepts complex arrays, for complex-step
+differentiation: each function is the analytic continuation of the real
+one near the real axis (relu and abs branch on the real part, norm is
+``sqrt(sum(x*x))`` rather than a modulus), so ``Im f(x + ih)/h`` is the
+derivative. Domains, kinks and the choice of branch look at real parts.
+
 >>> OPS["sigmoid"].aliases
 ('σ',)
 >>> sorted(FUNCTIONS)[:4]
@@ -65,6 +71,8 @@ class Op:
     domain: Mask | None = None  # NumPy arguments -> mask of where it is differentiable
     domain_text: str = ""  # what the domain is, for error messages
     kink: float | None = None  # argument value where the derivative jumps
+    pole: Mask | None = None  # arguments -> a quantity that is 0 at a pole: steps must not cross
+    complex_step: bool = True  # the NumPy column is analytic off kinks: Im f(x+ih)/h works
 
     @property
     def is_function(self) -> bool:
@@ -73,12 +81,41 @@ class Op:
 
 
 def _sigmoid_np(a: Any) -> Any:
-    # exp(-softplus(-a)) keeps full relative accuracy in both tails.
-    return np.exp(-np.logaddexp(0.0, -a))
+    # exp of a non-positive real part on each branch: no overflow, and full
+    # relative accuracy in both tails.
+    e = np.exp(-_abs_np(a))
+    return np.where(a.real >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _softplus_np(a: Any) -> Any:
+    # log(1 + exp(a)), as a + log1p(exp(-a)) for a >= 0 so that it cannot
+    # overflow. One branch condition, each branch analytic, so a complex step
+    # at a = 0 stays on one side.
+    pos = a.real >= 0
+    return np.where(pos, a + np.log1p(np.exp(np.where(pos, -a, a))), np.log1p(np.exp(a)))
+
+
+def _abs_np(a: Any) -> Any:
+    return np.where(a.real >= 0, a, -a)
+
+
+def _relu_np(a: Any) -> Any:
+    return np.where(a.real > 0, a, 0 * a)
+
+
+def _norm_np(a: Any) -> Any:
+    # sqrt(sum(x*x)), scaled by the largest entry so that it cannot overflow.
+    m = np.max(np.abs(a.real))
+    return (m * np.sqrt(np.sum((a / m) ** 2))).reshape(1, 1)
+
+
+def _logdet_np(a: Any) -> Any:
+    sign, logabs = np.linalg.slogdet(a)
+    return (np.log(sign) + logabs).reshape(1, 1)  # the phase of sign carries Im for complex steps
 
 
 def _softmax_np(a: Any) -> Any:
-    e = np.exp(a - a.max(axis=-1, keepdims=True))
+    e = np.exp(a - a.real.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
@@ -101,15 +138,15 @@ def _pow_domain(a: Any, b: Any) -> Any:
 
 
 def _invertible(a: Any) -> Any:
-    return np.array([[np.linalg.cond(a) < 1e12]])
+    return np.array([[np.linalg.cond(a.real) < 1e12]])
 
 
 def _nonzero_matrix(a: Any) -> Any:
-    return np.array([[np.any(a != 0)]])
+    return np.array([[np.any(a.real != 0)]])
 
 
 def _positive_det(a: Any) -> Any:
-    sign, _ = np.linalg.slogdet(a)
+    sign, _ = np.linalg.slogdet(a.real)
     return np.array([[sign > 0]])
 
 
@@ -124,10 +161,11 @@ _ROWS: list[Op] = [
        "elementwise (Hadamard) product; also written ⊙", infix="*", precedence=PRECEDENCE_MUL),
     Op("div", "binary", 2, lambda a, b: a / b, np.divide, "elementwise quotient", infix="/",
        precedence=PRECEDENCE_MUL, domain=lambda a, b: b != 0,
-       domain_text="division needs a nonzero divisor"),
+       domain_text="division needs a nonzero divisor", pole=lambda a, b: b),
     Op("pow", "binary", 2, lambda a, b: a**b, np.power, "elementwise power; also written ^",
        infix="**", precedence=PRECEDENCE_POW, right_assoc=True, domain=_pow_domain,
-       domain_text="a ** b needs a > 0 unless b is an integer (and a != 0 when b < 0)"),
+       domain_text="a ** b needs a > 0 unless b is an integer (and a != 0 when b < 0)",
+       pole=lambda a, b: np.where(b < 0, a, 1.0)),
     # ----- products of matrices -----
     Op("matmul", "matmul", 2, lambda a, b: a * b, np.matmul, "matrix product", infix="@",
        precedence=PRECEDENCE_MUL),
@@ -147,16 +185,16 @@ _ROWS: list[Op] = [
     Op("sqrt", "elementwise", 1, sympy.sqrt, np.sqrt, "square root",
        domain=lambda a: a > 0,
        domain_text="sqrt needs a positive argument (it is not differentiable at 0)"),
-    Op("abs", "elementwise", 1, sympy.Abs, np.abs, "absolute value", kink=0.0),
+    Op("abs", "elementwise", 1, sympy.Abs, _abs_np, "absolute value", kink=0.0),
     Op("sin", "elementwise", 1, sympy.sin, np.sin, "sine"),
     Op("cos", "elementwise", 1, sympy.cos, np.cos, "cosine"),
     Op("tanh", "elementwise", 1, sympy.tanh, np.tanh, "hyperbolic tangent"),
     Op("sigmoid", "elementwise", 1, lambda a: 1 / (1 + sympy.exp(-a)), _sigmoid_np,
        "logistic sigmoid 1/(1+exp(-x))", aliases=("σ",)),
-    Op("relu", "elementwise", 1, lambda a: sympy.Max(0, a), lambda a: np.maximum(a, 0.0),
+    Op("relu", "elementwise", 1, lambda a: sympy.Max(0, a), _relu_np,
        "rectified linear unit max(x, 0)", aliases=("ReLU",), kink=0.0),
-    Op("softplus", "elementwise", 1, lambda a: sympy.log(1 + sympy.exp(a)),
-       lambda a: np.logaddexp(0.0, a), "log(1 + exp(x))"),
+    Op("softplus", "elementwise", 1, lambda a: sympy.log(1 + sympy.exp(a)), _softplus_np,
+       "log(1 + exp(x))"),
     # ----- reductions to 1×1 -----
     Op("sum", "reduce", 1, lambda m: _one(sympy.Add(*m)), lambda a: np.sum(a).reshape(1, 1),
        "sum of all entries"),
@@ -165,16 +203,17 @@ _ROWS: list[Op] = [
     Op("trace", "reduce", 1, lambda m: _one(m.trace()), lambda a: np.trace(a).reshape(1, 1),
        "sum of the diagonal", aliases=("tr",), square=True),
     Op("norm", "reduce", 1, lambda m: _one(sympy.sqrt(sympy.Add(*[e**2 for e in m]))),
-       lambda a: np.linalg.norm(a).reshape(1, 1), "Frobenius norm",
+       _norm_np, "Frobenius norm",
        domain=_nonzero_matrix, domain_text="norm is not differentiable at the zero matrix"),
     Op("det", "reduce", 1, lambda m: _one(m.det(method="berkowitz")),
        lambda a: np.linalg.det(a).reshape(1, 1), "determinant", square=True),
     Op("logdet", "reduce", 1, lambda m: _one(sympy.log(m.det(method="berkowitz"))),
-       lambda a: np.linalg.slogdet(a)[1].reshape(1, 1), "log of the determinant",
+       _logdet_np, "log of the determinant",
        square=True, domain=_positive_det, domain_text="logdet needs a positive determinant"),
     # ----- whole-matrix functions -----
     Op("inv", "matrix", 1, lambda m: m.inv(method="ADJ"), np.linalg.inv, "matrix inverse",
-       square=True, domain=_invertible, domain_text="inv needs an invertible matrix"),
+       square=True, domain=_invertible, domain_text="inv needs an invertible matrix",
+       pole=lambda a: np.linalg.det(a).reshape(1, 1)),
     Op("softmax", "matrix", 1, _softmax_sym, _softmax_np, "softmax of each row"),
     # ----- constant constructors -----
     Op("ones", "constructor", 2, lambda r, c: sympy.ones(r, c), lambda r, c: np.ones((r, c)),

@@ -28,7 +28,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ops
 from .errors import ParseError, suggest
-from .tree import Call, Matrix, Node, Num, Var, children
+from .tree import Call, Matrix, Node, Num, Var
 
 __all__ = ["GRAMMAR", "MAX_DEPTH", "MAX_LENGTH", "parse"]
 
@@ -288,13 +288,3 @@ def _token_text(tok: Token) -> str:
 
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-
-
-def walk(node: Node) -> list[Node]:
-    """All nodes, parents before children, without recursion."""
-    out, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        out.append(n)
-        stack.extend(reversed(children(n)))
-    return out

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import sympy
 
-from . import numeric, symbolic
+from . import symbolic
+from .evaluate import kinks
 from .errors import OptionError
 from .parser import parse
 from .shapes import MAX_ENTRIES, infer
@@ -172,5 +173,4 @@ def draw(fixed: Mapping[str, Value], free: Mapping[str, Shape], seed: int,
 
 def kink_margin(tree: Node, env: Mapping[str, np.ndarray]) -> float:
     """Smallest distance of a relu/abs argument from its kink (inf if none)."""
-    args = numeric.kink_arguments(tree, env)
-    return min((float(np.min(np.abs(a))) for _, a in args), default=np.inf)
+    return min((float(np.min(np.abs(k.offset))) for k in kinks(tree, env)), default=np.inf)

@@ -26,6 +26,7 @@ from .shapes import fmt
 __all__ = ["as_dict", "render"]
 
 MAX_ROWS = 20  # disagreeing entries listed before the rest are counted
+_METHOD_NAMES = {"complex": "complex step", "one-sided": "one-sided differences at a kink"}
 MAX_SHOWN = 12  # rows and columns of a Jacobian shown in full
 
 
@@ -72,9 +73,9 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
         head = (f"∂f/∂{g.name}: Jacobian {_dims(g.exact.shape)}; rows f[i,j], columns "
                 f"{g.name}[k,l]")
     lines = [head]
+    how = ", ".join(_METHOD_NAMES.get(m, m) for m in g.methods)
     blocks = [("exact", _view(g, g.exact, exact=g.exact_values)),
-              (f"numeric (finite differences, {g.evaluations} evaluations)",
-               _view(g, g.numeric))]
+              (f"numeric ({how}, {g.evaluations} evaluations)", _view(g, g.numeric))]
     if g.claimed is not None:
         label = f"claimed: {g.claim_text}" if g.claim_text else "claimed"
         blocks.append((f"{label} ({g.claim_form})", _view(g, g.claimed)))
@@ -82,11 +83,19 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
         lines.append(f"  {label}")
         lines += ["    " + line for line in body]
     c = g.comparison
+    if g.undefined:
+        lines.append(f"  not differentiable at this point ({_entries(len(g.undefined))}, "
+                     "not judged):")
+        for u in g.undefined[:MAX_ROWS]:
+            lines.append(f"    {_label(u.index, g.name)}: {u.where}; one-sided derivatives "
+                         f"{_num(u.left)} (left) and {_num(u.right)} (right)")
+        if len(g.undefined) > MAX_ROWS:
+            lines.append(f"    … and {len(g.undefined) - MAX_ROWS} more")
     lines.append(f"  max |exact - numeric| {c.max_abs_diff:.2g} (relative {c.max_rel_diff:.2g})")
     if c.max_claim_error is not None:
         lines.append(f"  max |claimed - exact| {c.max_claim_error:.2g}")
     lines.append(f"  tolerance: atol {r.atol:g} + rtol {r.rtol:g}·|exact|; exact vs numeric also "
-                 f"allows the finite-difference error bound (at most "
+                 f"allows the numeric error bound (at most "
                  f"{float(np.max(g.numeric_error)):.2g})")
     if g.mismatches:
         lines += ["", *_mismatch_table(r, g)]
@@ -162,11 +171,11 @@ def _mismatch_table(r: CheckResult, g: Gradient) -> list[str]:
         lines.append("  exact and numeric disagree at some entries: a kink or a badly scaled "
                      "point nearby, or a bug in gradcheck")
     table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0))
-    for col in ("entry", "exact", "numeric", "claimed", "error", "tolerance"):
-        table.add_column(col, justify="left" if col == "entry" else "right")
+    for col in ("entry", "exact", "numeric", "claimed", "error", "tolerance", "bound"):
+        table.add_column(col, justify="left" if col in ("entry", "bound") else "right")
     for m in ms[:MAX_ROWS]:
         table.add_row(entry_label(r, m), _opt(m.exact), _num(m.numeric), _opt(m.claimed),
-                      f"{m.error:.3g}", f"{m.tolerance:.3g}")
+                      f"{m.error:.3g}", f"{m.tolerance:.3g}", m.bound)
     lines += ["  " + line for line in _rich(table)]
     if len(ms) > MAX_ROWS:
         lines.append(f"  … and {len(ms) - MAX_ROWS} more")
@@ -179,10 +188,13 @@ def _opt(v: float | None) -> str:
 
 def entry_label(r: CheckResult, m: Mismatch) -> str:
     """``∂f[1,0]/∂z[1,0]``, or ``∂f/∂z[1,0]`` for a gradient."""
-    idx = m.index
+    return _label(m.index, m.variable)
+
+
+def _label(idx: tuple[int, ...], name: str) -> str:
     if len(idx) == 2:
-        return f"∂f/∂{m.variable}[{idx[0]},{idx[1]}]"
-    return f"∂f[{idx[0]},{idx[1]}]/∂{m.variable}[{idx[2]},{idx[3]}]"
+        return f"∂f/∂{name}[{idx[0]},{idx[1]}]"
+    return f"∂f[{idx[0]},{idx[1]}]/∂{name}[{idx[2]},{idx[3]}]"
 
 
 def _verdict(r: CheckResult) -> str:
@@ -194,6 +206,10 @@ def _verdict(r: CheckResult) -> str:
         what = f"exact and numeric agree, and so do the claims for {', '.join(claimed)},"
     else:
         what = "exact and numeric agree"
+    skipped = sum(len(g.undefined) for g in r.gradients)
+    if r.passed and skipped:
+        return (f"PASS: {what} on the {_entries(total - skipped)} where f is differentiable; "
+                f"{_entries(skipped)} at a kink not judged")
     if r.passed:
         return f"PASS: {what} on {'the' if total == 1 else 'all'} {_entries(total)}"
     names = ", ".join(f"∂f/∂{g.name}" for g in r.gradients if not g.passed)
@@ -251,11 +267,16 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
         "max_rel_diff": _float(c.max_rel_diff),
         "max_claim_error": None if c.max_claim_error is None else _float(c.max_claim_error),
         "evaluations": g.evaluations,
+        "methods": list(g.methods),
+        "undefined": [{"entry": _label(u.index, g.name), "index": list(u.index),
+                       "left": _float(u.left), "right": _float(u.right), "where": u.where}
+                      for u in g.undefined],
         "passed": g.passed,
         "mismatches": [{
             "entry": entry_label(r, m), "index": list(m.index), "kind": m.kind,
             "exact": _float(m.exact), "numeric": _float(m.numeric), "claimed": _float(m.claimed),
-            "error": _float(m.error), "tolerance": _float(m.tolerance)} for m in g.mismatches],
+            "error": _float(m.error), "tolerance": _float(m.tolerance), "bound": m.bound}
+            for m in g.mismatches],
     }
 
 

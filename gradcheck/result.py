@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .compare import Comparison, Mismatch
+from .numeric import Undefined
 from .shapes import Reading
 from .tree import Shape
 
@@ -39,7 +40,9 @@ class Gradient:
     claim_text: str | None
     elementwise: bool  # f is elementwise in w: the Jacobian is diagonal
     comparison: Comparison
-    evaluations: int  # function evaluations spent by finite differences
+    evaluations: int  # function evaluations spent by the numeric engine
+    methods: tuple[str, ...] = ()  # numeric methods used ("complex", "richardson", ...)
+    undefined: tuple[Undefined, ...] = ()  # entries where f is not differentiable (a kink)
 
     @property
     def passed(self) -> bool:

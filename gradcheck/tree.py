@@ -18,7 +18,7 @@ from typing import Union
 
 from . import ops
 
-__all__ = ["Call", "Matrix", "Node", "Num", "Shape", "Span", "Var", "render", "variables"]
+__all__ = ["Call", "Matrix", "Node", "Num", "Shape", "Span", "Var", "render", "variables", "walk"]
 
 Shape = tuple[int, int]
 Span = tuple[int, int]  # 0-based [start, end) offsets into the source text
@@ -77,6 +77,16 @@ def children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
+def walk(node: Node) -> list[Node]:
+    """All nodes, parents before children, without recursion."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        stack.extend(reversed(children(n)))
+    return out
+
+
 def variables(node: Node) -> list[str]:
     """Variable names in order of first appearance.
 
@@ -84,14 +94,7 @@ def variables(node: Node) -> list[str]:
     >>> variables(parse("(x·y+z)·A+z"))
     ['x', 'y', 'z', 'A']
     """
-    seen: dict[str, None] = {}
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Var):
-            seen.setdefault(n.name)
-        stack.extend(reversed(children(n)))
-    return list(seen)
+    return list(dict.fromkeys(n.name for n in walk(node) if isinstance(n, Var)))
 
 
 def _number(v: Fraction) -> str:

@@ -80,7 +80,7 @@ BAD_CALLS = [
     (dict(expr="x", at={"x": 1.0}, seed=-1), gradcheck.OptionError, "seed"),
     (dict(expr="log(x)", at={"x": [[1.0, -1.0]]}), gradcheck.DomainError,
      "outside the domain of 'log(x)'"),
-    (dict(expr="relu(x)", at={"x": [[0.0]]}), gradcheck.DomainError, "not differentiable"),
+    (dict(expr="x", at={"x": 1.0}, method="secant"), gradcheck.OptionError, "unknown method"),
     (dict(expr="inv(x)", at={"x": np.ones((2, 2))}), gradcheck.DomainError, "invertible"),
     (dict(expr="x @ y", shapes={"x": (2, 2), "y": (2, 2)}, expect="x"), gradcheck.ClaimError,
      "several variables"),
@@ -143,3 +143,24 @@ def test_expect_as_a_callable_backward_pass():
     assert not r.passed and r["W"].claim_text is None
     with pytest.raises(gradcheck.ClaimError, match="raised TypeError"):
         gradcheck.check("sum(tanh(x @ W))", wrt="W", shapes=shapes, expect=lambda x: x)
+
+
+def test_a_point_on_a_kink_is_reported_not_judged():
+    r = gradcheck.check("sum(relu(x) * y)", at={"x": [[0.0, 1.0]], "y": [[3.0, 2.0]]},
+                        wrt="x", expect=[[0, 2]])
+    (u,) = r["x"].undefined
+    assert u.index == (0, 0) and (u.left, round(u.right, 12)) == (0.0, 3.0)
+    assert r.passed and r.mismatches == ()  # the other entry is judged, and right
+    assert "not differentiable at this point" in str(r)
+    assert str(r).splitlines()[-1].endswith("1 entry at a kink not judged")
+
+
+@pytest.mark.parametrize("method", ["complex", "richardson", "central", "forward", "backward"])
+def test_every_method_checks_the_seed_example(method):
+    r = gradcheck.check("sum((x·y+z)·A+z)", wrt="z", at=SEED_AT, expect="A + 1", method=method)
+    assert r.passed and r["z"].methods == (method,)
+
+
+def test_mismatches_say_which_bound_decided():
+    r = gradcheck.check("sum(z * z)", at={"z": [[1e-12, 3.0]]}, expect=[[1e-9, 6.0001]])
+    assert [(m.index, m.bound) for m in r.mismatches] == [((0, 0), "atol"), ((0, 1), "rtol")]

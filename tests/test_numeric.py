@@ -3,86 +3,149 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from gradcheck import numeric
+from gradcheck.evaluate import OutOfDomain, evaluate
 from gradcheck.parser import parse
 from gradcheck.shapes import infer
 from gradcheck.strategies import expressions, matrices, points
 
+REAL = ("richardson", "central", "forward", "backward")
 
-def _est(text, wrt, env):
+
+def _est(text, wrt, env, method="auto"):
     typed = infer(parse(text), {n: np.shape(v) for n, v in env.items()})
-    return numeric.jacobian(typed.tree, wrt, env)
+    return numeric.jacobian(typed.tree, wrt, env, method)
 
 
 def test_evaluates_the_seed_expression_directly():
     env = {"x": np.ones((3, 2)), "y": np.full((2, 2), 0.5), "z": np.full((3, 2), 0.25),
            "A": np.array([[1.0, 0], [2, 1], [0, 1]])}
     typed = infer(parse("(x·y+z)·A+z"), {n: v.shape for n, v in env.items()})
-    out = numeric.evaluate(typed.tree, env)
+    out = evaluate(typed.tree, env)
     np.testing.assert_array_equal(out, (env["x"] @ env["y"] + env["z"]) * env["A"] + env["z"])
 
 
-def test_quadratic_gradient_and_its_error_bound():
-    x = np.array([[0.3, -1.2], [2.0, 0.7]])
-    est = _est("sum(x * x * x)", "x", {"x": x})
-    true = 3 * x**2
-    assert np.all(np.abs(est.value - true) <= est.error)
-    assert est.error.max() < 1e-7
-    assert est.evaluations == 1 + 4 * 4  # the base point, then h and 2h on both sides
+@pytest.mark.parametrize(("method", "calls_per_entry", "used"), [
+    ("auto", 2, "complex"), ("complex", 2, "complex"), ("richardson", 6, "richardson"),
+    ("central", 4, "central"), ("forward", 3, "forward"), ("backward", 3, "backward")])
+def test_methods_and_their_cost(method, calls_per_entry, used):
+    x = np.array([[0.75, -0.5], [1.5, 0.7]])  # entries in [0.5, 2]: one step scale each
+    est = _est("sum(x * x * x)", "x", {"x": x}, method)
+    assert np.all(np.abs(est.value - 3 * x**2) <= est.error)
+    assert est.methods.tolist() == [[used] * 2] * 2
+    assert est.evaluations == 1 + 4 * calls_per_entry
+
+
+def test_unknown_method():
+    with pytest.raises(ValueError, match="unknown method"):
+        _est("x", "x", {"x": np.ones((1, 1))}, "secant")
 
 
 def test_jacobian_layout():
     est = _est("A @ x", "x", {"A": np.array([[1.0, 2.0]]), "x": np.ones((2, 3))})
     assert est.value.shape == (1, 3, 2, 3)
-    assert est.value[0, 1, 1, 1] == pytest.approx(2.0, abs=1e-9)
-    assert est.value[0, 1, 1, 0] == pytest.approx(0.0, abs=1e-9)
+    assert est.value[0, 1, 1, 1] == 2.0 and est.value[0, 1, 1, 0] == 0.0
 
 
-def test_stencil_goes_one_sided_next_to_a_kink():
-    # relu's argument is 1e-9 from the kink: a central step of ~6e-6 would cross it.
-    est = _est("sum(relu(x))", "x", {"x": np.array([[1e-9, -1e-9]])})
-    assert est.stencils.tolist() == [["forward", "backward"]]
-    np.testing.assert_allclose(est.value, [[1.0, 0.0]], atol=1e-8)
+@pytest.mark.parametrize("method", REAL)
+def test_stencil_goes_one_sided_next_to_a_kink(method):
+    # relu's argument is 1e-9 from the kink: any two-sided step would cross it.
+    est = _est("sum(relu(x))", "x", {"x": np.array([[1e-9, -1e-9]])}, method)
+    assert est.undefined == ()
+    np.testing.assert_allclose(est.value, [[1.0, 0.0]], rtol=0, atol=1e-9)
+    assert np.all(np.abs(est.value - [[1.0, 0.0]]) <= est.error)
 
 
-def test_step_shrinks_to_stay_inside_the_domain():
-    # x - 2h must stay positive. The shrunken step is still large next to x, so
-    # the estimate is rough, but its error bound says so honestly.
-    est = _est("sum(log(x))", "x", {"x": np.array([[1e-6]])})
-    assert 2 * est.steps[0, 0] < 1e-6
-    assert abs(est.value[0, 0] - 1e6) <= est.error[0, 0]
+def test_the_complex_step_does_not_cross_kinks_at_all():
+    est = _est("sum(relu(x))", "x", {"x": np.array([[1e-300, -1e-300]])})
+    assert est.value.tolist() == [[1.0, 0.0]] and est.methods.tolist() == [["complex"] * 2]
+
+
+def test_on_the_kink_the_one_sided_derivatives_are_reported():
+    est = _est("relu(x) + abs(y)", "x", {"x": np.array([[0.0, 2.0]]),
+                                        "y": np.array([[0.0, 1.0]])})
+    (u,) = est.undefined
+    assert u.index == (0, 0, 0, 0) and u.left == 0 and u.right == pytest.approx(1, abs=1e-12)
+    assert u.where == "relu(x) at its kink in entry [0,0]"  # abs(y) does not move with x
+
+
+@pytest.mark.parametrize("method", REAL)
+def test_steps_stay_inside_the_domain(method):
+    x = np.array([[1e-10, 1e-6]])
+    est = _est("sum(log(x))", "x", {"x": x}, method)
+    assert np.all(np.abs(est.value - 1 / x) <= est.error)
+    np.testing.assert_allclose(est.value, 1 / x, rtol=1e-6)
+
+
+# expression, point, true derivative as a function of x: hard for fixed steps
+BADLY_SCALED = [
+    ("sin(x)", [[1e6, 1e5], [1e4, 3.0]], np.cos),
+    ("1 / x", [[1e-6, 1e-8], [0.5, 2.0]], lambda x: -1 / x**2),
+    ("sqrt(x)", [[1e-12, 1e6]], lambda x: 0.5 / np.sqrt(x)),
+]
+
+
+@pytest.mark.parametrize("method", ("auto", *REAL))
+@pytest.mark.parametrize(("text", "point", "deriv"), BADLY_SCALED,
+                         ids=[c[0] for c in BADLY_SCALED])
+def test_badly_scaled_points_get_per_entry_steps(method, text, point, deriv):
+    x = np.array(point)
+    est = _est(text, "x", {"x": x}, method)
+    true = np.zeros(x.shape + x.shape)
+    for k, l in np.ndindex(x.shape):
+        true[k, l, k, l] = deriv(x[k, l])
+    assert np.all(np.abs(est.value - true) <= est.error)  # honest, whatever the accuracy
+    np.testing.assert_allclose(est.value, true, rtol=1e-6, atol=0)
 
 
 def test_point_outside_the_domain_raises():
     typed = infer(parse("log(x)"), {"x": (1, 2)})
-    with pytest.raises(numeric.OutOfDomain) as info:
-        numeric.evaluate(typed.tree, {"x": np.array([[1.0, -0.5]])})
+    with pytest.raises(OutOfDomain) as info:
+        evaluate(typed.tree, {"x": np.array([[1.0, -0.5]])})
     assert info.value.index == (0, 1) and info.value.value == -0.5
 
 
 def test_overflow_is_reported_not_returned():
     typed = infer(parse("exp(x)"), {"x": (1, 1)})
-    with pytest.raises(numeric.OutOfDomain, match="overflow"):
-        numeric.evaluate(typed.tree, {"x": np.array([[1000.0]])})
+    with pytest.raises(OutOfDomain, match="overflow"):
+        evaluate(typed.tree, {"x": np.array([[1000.0]])})
 
 
-@given(expressions(ops=("add", "sub", "matmul", "transpose", "neg", "sum", "trace"),
-                   max_depth=3).flatmap(lambda e: points(e).map(lambda p: (e, p))))
-def test_linear_expressions_match_to_rounding(case):
+SMOOTH = expressions(max_depth=3).flatmap(lambda e: points(e).map(lambda p: (e, p)))
+
+
+@given(SMOOTH, st.sampled_from(numeric.METHODS))
+def test_every_estimate_is_within_its_own_error_bound(case, method):
+    from gradcheck import jacobian
+
     expr, at = case
     typed = infer(parse(expr.text), expr.shapes)
     for name in expr.shapes:
-        est = numeric.jacobian(typed.tree, name, at)
-        # Linear in each variable: D(h) and D(2h) differ only by rounding.
-        assert est.error.max() < 1e-7
+        est = numeric.jacobian(typed.tree, name, at, method)
+        exact = jacobian(expr.text, wrt=name, at=at)
+        assert np.all(np.abs(est.value - exact) <= est.error)
+
+
+@given(expressions(ops=("add", "sub", "matmul", "transpose", "neg", "sum", "trace"),
+                   max_depth=3).flatmap(lambda e: points(e).map(lambda p: (e, p))),
+       st.sampled_from(REAL))
+def test_linear_expressions_match_to_rounding(case, method):
+    from gradcheck import jacobian
+
+    expr, at = case
+    typed = infer(parse(expr.text), expr.shapes)
+    for name in expr.shapes:
+        est = numeric.jacobian(typed.tree, name, at, method)
+        # No truncation error on a linear function: what is left is rounding.
+        np.testing.assert_allclose(est.value, jacobian(expr.text, wrt=name, at=at),
+                                   rtol=1e-10, atol=1e-10)
 
 
 @given(matrices((2, 3)))
-def test_error_bound_holds_for_a_smooth_function(x):
-    est = _est("sin(x) * exp(x)", "x", {"x": x})
-    true = np.zeros((2, 3, 2, 3))
-    for i in range(2):
-        for j in range(3):
-            true[i, j, i, j] = np.cos(x[i, j]) * np.exp(x[i, j]) + np.sin(x[i, j]) * np.exp(x[i, j])
-    assert np.all(np.abs(est.value - true) <= est.error)
+def test_complex_step_is_exact_to_rounding_for_smooth_functions(x):
+    est = _est("sin(x) * exp(x)", "x", {"x": x}, "complex")
+    for k, l in np.ndindex(x.shape):
+        true = (np.cos(x[k, l]) + np.sin(x[k, l])) * np.exp(x[k, l])
+        assert est.value[k, l, k, l] == pytest.approx(true, rel=4e-16)

@@ -1,0 +1,111 @@
+"""Direct NumPy evaluation of a typed tree, real or complex.
+
+This is the numeric engine's forward pass. It shares nothing with
+:mod:`gradcheck.symbolic` but the tree and the operator table's NumPy
+column. Domains are checked before each operation and kinks recorded, on
+real parts, so a complex step sees the same branches as the real point.
+
+>>> import numpy as np
+>>> from gradcheck.parser import parse
+>>> from gradcheck.shapes import infer
+>>> typed = infer(parse("relu(x) @ y"), {"x": (1, 2), "y": (2, 1)})
+>>> evaluate(typed.tree, {"x": np.array([[1.0, -2.0]]), "y": np.array([[3.0], [4.0]])})
+array([[3.]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ops
+from .tree import Call, Matrix, Node, Num, Var
+
+__all__ = ["Kink", "OutOfDomain", "evaluate", "evaluate_with_kinks", "kinks"]
+
+
+class OutOfDomain(Exception):
+    """An operation met an argument outside its domain, or overflowed
+    (internal: the API turns it into a DomainError that names the place)."""
+
+    def __init__(self, node: Call, index: tuple[int, int], value: float, reason: str) -> None:
+        super().__init__(reason)
+        self.node, self.index, self.value, self.reason = node, index, value, reason
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A node with a kink or a pole, and the (real) quantity that is 0 there:
+    a relu/abs argument's offset from the kink, a divisor, a determinant.
+    A finite-difference stencil must not change its sign."""
+
+    node: Call
+    offset: np.ndarray
+    is_kink: bool = True  # a kink (f is continuous there) rather than a pole
+
+
+@dataclass
+class _Trace:
+    kinks: list[Kink] = field(default_factory=list)
+
+
+def evaluate(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The value of a typed tree; complex where ``env`` is.
+
+    Raises:
+        OutOfDomain: an argument is outside its operation's domain, or a
+            value overflows to inf or NaN.
+    """
+    return _eval(tree, env, None)
+
+
+def kinks(tree: Node, env: Mapping[str, np.ndarray]) -> list[Kink]:
+    """Every relu/abs node with its argument's offset from the kink."""
+    return [k for k in evaluate_with_kinks(tree, env)[1] if k.is_kink]
+
+
+def evaluate_with_kinks(tree: Node, env: Mapping[str, np.ndarray]) -> tuple[np.ndarray,
+                                                                            list[Kink]]:
+    """The value and the kinks, in one pass."""
+    trace = _Trace()
+    return _eval(tree, env, trace), trace.kinks
+
+
+def _eval(node: Node, env: Mapping[str, np.ndarray], trace: _Trace | None) -> np.ndarray:
+    if isinstance(node, Num):
+        return np.array([[float(node.value)]])
+    if isinstance(node, Var):
+        return np.asarray(env[node.name])
+    if isinstance(node, Matrix):
+        return np.array([[_eval(e, env, trace)[0, 0] for e in row] for row in node.rows])
+    assert isinstance(node, Call)
+    op = ops.OPS[node.op]
+    shape = node.shape or (1, 1)
+    if op.kind == "constructor":
+        sizes = [int(a.value) for a in node.args]  # type: ignore[union-attr]
+        return np.asarray(op.num(*sizes), dtype=np.float64)
+    args = [_eval(a, env, trace) for a in node.args]
+    if op.domain is not None:
+        real = [a.real for a in args]
+        with np.errstate(all="ignore"):
+            mask = op.domain(*real)
+        if not np.all(mask):
+            i, j = (int(v) for v in np.argwhere(~np.broadcast_to(mask, shape))[0])
+            arg = real[1] if op.name == "div" else real[0]
+            whole = np.shape(mask) == (1, 1) and arg.shape != (1, 1)  # a whole-matrix condition
+            value = np.nan if whole else float(np.broadcast_to(arg, shape)[i, j])
+            raise OutOfDomain(node, (i, j), value, op.domain_text)
+    if trace is not None and op.kink is not None:
+        trace.kinks.append(Kink(node, args[0].real - op.kink))
+    if trace is not None and op.pole is not None:
+        with np.errstate(all="ignore"):
+            trace.kinks.append(Kink(node, np.asarray(op.pole(*(a.real for a in args))), False))
+    with np.errstate(all="ignore"):
+        out = np.asarray(op.num(*args))
+    if not np.isfinite(out).all():
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(out))[0])
+        raise OutOfDomain(node, (i, j), np.nan,
+                          f"{op.name} gives {out[i, j]} at entry [{i},{j}] (overflow)")
+    return out
