@@ -20,9 +20,9 @@ import numpy as np
 import sympy
 
 from . import claims, numeric, symbolic
-from .evaluate import OutOfDomain, evaluate
 from .compare import compare
 from .errors import ClaimError, DomainError, GradientMismatch, OptionError, suggest
+from .evaluate import OutOfDomain, evaluate
 from .parser import parse
 from .points import Value, draw, kink_margin, parse_shape, to_value
 from .result import CheckResult, Gradient

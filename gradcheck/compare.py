@@ -101,7 +101,8 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray, numeric_error: np.nda
 
 
 def _bound(terms: np.ndarray, idx: tuple[int, ...]) -> str:
-    return ("atol", "rtol", "fd")[int(np.argmax(terms[(slice(None), *idx)]))]
+    at_entry = [float(t[idx]) for t in terms]
+    return ("atol", "rtol", "fd")[int(np.argmax(at_entry))]
 
 
 def _ints(idx: tuple[int, ...]) -> tuple[int, ...]:

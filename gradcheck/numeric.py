@@ -8,9 +8,10 @@ operation on the path allows it, Richardson otherwise.
 
 Every estimate comes with an error bound entry by entry: the difference to
 a companion estimate from the same evaluations plus a bound on rounding.
-Steps are chosen per entry of w, from its own magnitude and from 1, keeping
-the one with the smaller error bound; a stencil that would leave the domain
-or cross a kink (relu, abs) shrinks or goes one-sided. At a point *on* a
+Steps are chosen per entry of w on a ladder that shrinks until two
+estimates agree; a stencil that would leave the domain or cross a kink
+(relu, abs) or a pole (a divisor, a singular matrix) shrinks or goes
+one-sided. At a point *on* a
 kink the two one-sided derivatives are compared, and entries where they
 differ are reported as not differentiable.
 
@@ -32,14 +33,15 @@ import numpy as np
 
 from . import ops
 from .evaluate import Kink, OutOfDomain, evaluate_with_kinks
-from .stencils import BACKWARD, EPS, FORWARD, RICHARDSON, STENCILS, Stencil
+from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
 from .tree import Call, Node, render, walk
 
 __all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "jacobian", "resolve_method"]
 
 METHODS = ("auto", "complex", "richardson", "central", "forward", "backward")
 COMPLEX_STEP = 1e-20  # relative: far below rounding, far above underflow
-SHRINKS = 6  # times a step may shrink tenfold to stay in the domain or off a kink
+SHRINKS = 6  # times a one-sided step at a kink may shrink tenfold to stay in the domain
+LADDER = 12  # steps tried, each 16 times smaller than the last (16^12 ≈ 3e14)
 
 
 @dataclass(frozen=True)
@@ -152,37 +154,64 @@ def _complex(probe: _Probe, kl: tuple[int, int]) -> Column:
 
 
 def _real(probe: _Probe, kl: tuple[int, int], stencil: Stencil) -> Column:
-    """A stencil at steps scaled by |w[k,l]| and by 1.
+    """The stencil on a ladder of steps h, h/16, h/256, …, entry by entry.
 
-    Steps that are too large fail silently (the stencil spans structure:
-    periods, poles, steep regions, and its error estimate need not hold);
-    steps that are too small fail honestly (rounding shows in the bound). So
-    when two valid estimates disagree beyond their bounds, the smaller step
-    wins; when they agree, the tighter bound. A stencil that leaves the
-    domain or crosses a kink or pole goes one-sided, then shrinks.
+    A step that is too large fails silently (the stencil spans structure:
+    a period, a pole, a steep region, and its error estimate need not
+    hold); one that is too small fails honestly (rounding shows in the
+    bound, so it agrees with its neighbour). So each entry of f keeps the
+    tightest estimate that agrees with the one at the next larger step, and
+    the ladder stops when no entry improves and bounds grow on two steps in
+    a row: rounding has taken over (about 16 times per step). Where the stencil would leave the
+    domain the ladder goes on down; where it would cross a kink or pole, a
+    one-sided stencil is used at that step.
     """
-    x = abs(probe.w0[kl])
-    scales = sorted({x, 1.0}) if x > 0 and not 0.5 <= x <= 2 else [max(x, 1.0)]
+    h = stencil.base * max(abs(probe.w0[kl]), 1.0)
+    last: Column | None = None
+    best_value = np.zeros_like(probe.f0)
+    best_error = np.full(probe.f0.shape, np.inf)
+    best_step, best_name = 0.0, stencil.name
     problem: Exception | None = None
-    for shrink in range(SHRINKS + 1):
-        found: list[Column] = []
-        for scale in scales:  # smallest step first
-            for s in (stencil, FORWARD, BACKWARD) if len(stencil.sides) == 2 else (stencil,):
-                try:
-                    found.append(_apply(probe, kl, s, s.base * scale / 10**shrink))
-                    break
-                except (OutOfDomain, _Crossed) as e:
-                    problem = e
-        if found:
-            best = found[0]
-            for col in found[1:]:
-                consistent = np.all(np.abs(col[0] - best[0]) <= col[1] + best[1])
-                if consistent and col[1].max() < best[1].max():
-                    best = col
-            return best
-    assert problem is not None
-    raise problem if isinstance(problem, OutOfDomain) else OutOfDomain(
-        _first_kink(probe), (0, 0), np.nan, "every finite-difference stencil crosses a kink")
+    growing = 0
+    for _ in range(LADDER):
+        col = None
+        for s in (stencil, FORWARD, BACKWARD) if len(stencil.sides) == 2 else (stencil,):
+            try:
+                col = _apply(probe, kl, s, h * s.base / stencil.base)
+                break
+            except (OutOfDomain, _Crossed) as e:
+                problem = e
+        h /= 16
+        if col is None:
+            continue
+        value, error, step, name = col
+        if last is not None:
+            agree = np.abs(value - last[0]) <= error + last[1]
+            tighter = error <= last[1]
+            cand_value = np.where(tighter, value, last[0])
+            cand_error = np.where(tighter, error, last[1])
+            better = agree & (cand_error < best_error)
+            if better.any():
+                best_value = np.where(better, cand_value, best_value)
+                best_error = np.where(better, cand_error, best_error)
+                best_step, best_name = (step, name) if tighter.any() else last[2:]
+            # Bounds growing as steps shrink means rounding has taken over;
+            # twice in a row, since once may be a loose estimate after a
+            # deceptively tight one.
+            grew = np.isfinite(best_error).all() and np.all(error >= 4 * best_error)
+            growing = growing + 1 if grew and not (better & tighter).any() else 0
+            if growing == 2:
+                break
+        last = col
+    if last is None:
+        assert problem is not None
+        raise problem if isinstance(problem, OutOfDomain) else OutOfDomain(
+            _first_kink(probe), (0, 0), np.nan, "every finite-difference stencil crosses a kink")
+    # Entries for which no two steps agreed: the smallest step, bounded by rounding.
+    never = ~np.isfinite(best_error)
+    best_value = np.where(never, last[0], best_value)
+    best_error = np.where(never, last[1], best_error)
+    return best_value, best_error, best_step or last[2], best_name
 
 
 def _apply(probe: _Probe, kl: tuple[int, int], s: Stencil, h: float,

@@ -28,8 +28,8 @@ import numpy as np
 import sympy
 
 from . import symbolic
-from .evaluate import kinks
 from .errors import OptionError
+from .evaluate import kinks
 from .parser import parse
 from .shapes import MAX_ENTRIES, infer
 from .tree import Node, Shape, variables

@@ -27,15 +27,20 @@ def test_evaluates_the_seed_expression_directly():
     np.testing.assert_array_equal(out, (env["x"] @ env["y"] + env["z"]) * env["A"] + env["z"])
 
 
+# The complex step costs 2 evaluations per entry. On a smooth function the
+# ladder of a real stencil takes three or four steps: h and h/16 agree, then
+# the bounds grow for two steps.
 @pytest.mark.parametrize(("method", "calls_per_entry", "used"), [
-    ("auto", 2, "complex"), ("complex", 2, "complex"), ("richardson", 6, "richardson"),
-    ("central", 4, "central"), ("forward", 3, "forward"), ("backward", 3, "backward")])
+    ("auto", (2, 2), "complex"), ("complex", (2, 2), "complex"),
+    ("richardson", (18, 24), "richardson"), ("central", (12, 16), "central"),
+    ("forward", (9, 12), "forward"), ("backward", (9, 12), "backward")])
 def test_methods_and_their_cost(method, calls_per_entry, used):
-    x = np.array([[0.75, -0.5], [1.5, 0.7]])  # entries in [0.5, 2]: one step scale each
+    x = np.array([[0.75, -0.5], [1.5, 0.7]])
     est = _est("sum(x * x * x)", "x", {"x": x}, method)
     assert np.all(np.abs(est.value - 3 * x**2) <= est.error)
     assert est.methods.tolist() == [[used] * 2] * 2
-    assert est.evaluations == 1 + 4 * calls_per_entry
+    low, high = calls_per_entry
+    assert 1 + 4 * low <= est.evaluations <= 1 + 4 * high
 
 
 def test_unknown_method():
