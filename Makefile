@@ -18,6 +18,8 @@ docs:
 	$(PYTHON) -m mkdocs build --strict --site-dir site
 
 bench:
+	$(PYTHON) -m pip install -q -e '.[bench]'
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/accuracy.py
 
 check: lint test docs
