@@ -42,6 +42,9 @@ def main() -> None:
 @click.option("--method", type=click.Choice(numeric.METHODS), default="auto", show_default=True,
               help="Numeric method: auto is the complex step where every operation allows "
                    "it, else richardson.")
+@click.option("--directions", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Check the numeric engine on K random projections uᵀJv instead of the "
+                   "whole Jacobian (for large inputs).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed for values drawn at random.")
 @click.option("--atol", type=click.FloatRange(min=0), default=api.ATOL, show_default=True,
@@ -49,8 +52,8 @@ def main() -> None:
 @click.option("--rtol", type=click.FloatRange(min=0), default=api.RTOL, show_default=True,
               help="Relative tolerance.")
 def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
-          expect: tuple[str, ...], fmt: str, method: str, seed: int, atol: float,
-          rtol: float) -> None:
+          expect: tuple[str, ...], fmt: str, method: str, directions: int | None, seed: int,
+          atol: float, rtol: float) -> None:
     """Check the derivative of EXPRESSION.
 
     \b
@@ -63,7 +66,7 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
         at, shapes = _lets(lets)
         result = api.check(expression, wrt=list(wrt) or None, at=at, shapes=shapes,
                            expect=_expects(expect), atol=atol, rtol=rtol, seed=seed,
-                           method=method)
+                           method=method, directions=directions)
     except GradcheckError as e:
         raise click.UsageError(e.format_message()) from None
     except RecursionError:

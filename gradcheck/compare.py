@@ -20,18 +20,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Comparison", "Mismatch", "compare"]
+__all__ = ["Comparison", "Mismatch", "compare", "compare_directions"]
 
 
 @dataclass(frozen=True)
 class Mismatch:
     """One entry that disagrees.
 
-    ``kind`` is ``"claim"`` (the claimed value is wrong) or ``"engines"``
+    ``kind`` is ``"claim"`` (the claimed value is wrong), ``"engines"``
     (the exact and numeric derivatives disagree: a kink, a badly scaled
-    point, or a bug in gradcheck). ``error`` is the absolute difference that
-    exceeded ``tolerance``; ``bound`` names the largest term of that
-    tolerance: ``atol``, ``rtol`` or ``fd`` (the finite-difference error bound).
+    point, or a bug in gradcheck) or ``"direction"`` (the same, for the
+    random projection uᵀJv number ``index[0]``, with ``--directions``).
+    ``error`` is the absolute difference that exceeded ``tolerance``;
+    ``bound`` names the largest term of that tolerance: ``atol``, ``rtol``
+    or ``fd`` (the numeric error bound).
     """
 
     variable: str
@@ -54,50 +56,64 @@ class Comparison:
     entries: int
 
 
-def compare(exact: np.ndarray | None, numeric: np.ndarray, numeric_error: np.ndarray,
-            claimed: np.ndarray | None, *, atol: float, rtol: float,
-            variable: str = "w", skip: np.ndarray | None = None) -> Comparison:
+def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
+            numeric_error: np.ndarray | None, claimed: np.ndarray | None, *, atol: float,
+            rtol: float, variable: str = "w", skip: np.ndarray | None = None) -> Comparison:
     """Compare arrays of one layout; see the module docstring for the rule.
 
-    Entries where ``skip`` is true (f is not differentiable there) are not judged.
+    Entries where ``skip`` is true (f is not differentiable there) are not
+    judged. Without ``numeric`` (the engines are compared by directions
+    instead) only the claim is judged.
     """
-    keep = np.ones(numeric.shape, dtype=bool) if skip is None else ~skip
-    out: list[Mismatch] = []
-    if exact is not None:
+    ref = exact if exact is not None else numeric
+    assert ref is not None
+    keep = np.ones(ref.shape, dtype=bool) if skip is None else ~skip
+    shown = numeric if numeric is not None else np.full(ref.shape, np.nan)
+    out: dict[tuple[int, ...], Mismatch] = {}
+    max_abs = max_rel = float("nan")
+    if exact is not None and numeric is not None and numeric_error is not None:
         diff = np.abs(exact - numeric)
         terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(exact), numeric_error))
-        tol = terms.sum(axis=0)
-        bad = ~(diff <= tol) & keep  # NaN counts as disagreement
-        for idx in map(tuple, np.argwhere(bad)):
-            out.append(Mismatch(variable, _ints(idx), "engines", float(exact[idx]),
-                                float(numeric[idx]),
+        for idx in _bad(diff, terms, keep):  # NaN counts as disagreement
+            out[idx] = Mismatch(variable, idx, "engines", float(exact[idx]), float(numeric[idx]),
                                 None if claimed is None else float(claimed[idx]),
-                                float(diff[idx]), float(tol[idx]), _bound(terms, idx)))
+                                float(diff[idx]), float(terms.sum(axis=0)[idx]),
+                                _bound(terms, idx))
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(exact != 0, diff / np.abs(exact), 0.0)
         max_abs, max_rel = _max(diff[keep]), _max(rel[keep])
-    else:
-        max_abs = max_rel = float("nan")
     claim_error = None
     if claimed is not None:
-        truth = exact if exact is not None else numeric
+        truth, fd = (exact, 0.0) if exact is not None else (numeric, numeric_error)
+        assert truth is not None and fd is not None
         cdiff = np.abs(claimed - truth)
-        fd = np.zeros_like(truth) if exact is not None else numeric_error
-        cterms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(truth), fd))
-        ctol = cterms.sum(axis=0)
-        bad = ~(cdiff <= ctol) & keep
-        taken = {m.index for m in out}
-        for idx in map(tuple, np.argwhere(bad)):
-            key = _ints(idx)
-            # A wrong claim is the headline; drop an engines note at the same entry.
-            out = [m for m in out if m.index != key] if key in taken else out
-            out.append(Mismatch(variable, key, "claim",
-                                None if exact is None else float(exact[idx]),
-                                float(numeric[idx]), float(claimed[idx]), float(cdiff[idx]),
-                                float(ctol[idx]), _bound(cterms, idx)))
+        terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(truth), fd))
+        for idx in _bad(cdiff, terms, keep):  # a wrong claim replaces an engines note
+            out[idx] = Mismatch(variable, idx, "claim",
+                                None if exact is None else float(exact[idx]), float(shown[idx]),
+                                float(claimed[idx]), float(cdiff[idx]),
+                                float(terms.sum(axis=0)[idx]), _bound(terms, idx))
         claim_error = _max(cdiff[keep])
-    out.sort(key=lambda m: m.index)
-    return Comparison(tuple(out), max_abs, max_rel, claim_error, int(numeric.size))
+    mismatches = tuple(out[k] for k in sorted(out))
+    return Comparison(mismatches, max_abs, max_rel, claim_error, int(ref.size))
+
+
+def _bad(diff: np.ndarray, terms: np.ndarray, keep: np.ndarray) -> list[tuple[int, ...]]:
+    return [_ints(tuple(i)) for i in np.argwhere(~(diff <= terms.sum(axis=0)) & keep)]
+
+
+def compare_directions(exact: np.ndarray, numeric: np.ndarray, error: np.ndarray,
+                       scale: np.ndarray, *, atol: float, rtol: float,
+                       variable: str = "w") -> tuple[Mismatch, ...]:
+    """Judge K projections uᵀJv, exact against numeric. ``scale`` is
+    Σ|u||J||v|: the relative tolerance applies to it, since the projection
+    itself may cancel to near zero."""
+    terms = np.stack(np.broadcast_arrays(atol, rtol * scale, error))
+    tol = terms.sum(axis=0)
+    diff = np.abs(exact - numeric)
+    return tuple(Mismatch(variable, (int(k),), "direction", float(exact[k]), float(numeric[k]),
+                          None, float(diff[k]), float(tol[k]), _bound(terms, (int(k),)))
+                 for k in np.flatnonzero(~(diff <= tol)))
 
 
 def _bound(terms: np.ndarray, idx: tuple[int, ...]) -> str:

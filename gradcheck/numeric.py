@@ -36,7 +36,8 @@ from .evaluate import Kink, OutOfDomain, evaluate_with_kinks
 from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
 from .tree import Call, Node, render, walk
 
-__all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "jacobian", "resolve_method"]
+__all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "directional", "jacobian",
+           "resolve_method"]
 
 METHODS = ("auto", "complex", "richardson", "central", "forward", "backward")
 COMPLEX_STEP = 1e-20  # relative: far below rounding, far above underflow
@@ -103,13 +104,13 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
     undefined: list[Undefined] = []
     for k in range(w0.shape[0]):
         for l in range(w0.shape[1]):
-            if on_kink:
-                col = _at_kink(probe, (k, l), on_kink, undefined)
-            elif method == "complex":
-                col = _complex(probe, (k, l))
-            else:
-                col = _real(probe, (k, l), STENCILS[method])
+            d = np.zeros(w0.shape)
+            d[k, l] = 1.0
+            jumps: list[Jump] = []
+            col = _derivative(probe, d, method, on_kink, jumps)
             value[..., k, l], error[..., k, l], steps[k, l], methods[k, l] = col
+            undefined += [Undefined((*i, k, l), left, right, where)
+                          for i, left, right, where in jumps]
     if f0.shape == (1, 1):
         value, error = value[0, 0], error[0, 0]
         undefined = [Undefined(u.index[2:], u.left, u.right, u.where) for u in undefined]
@@ -119,9 +120,39 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
 Column = tuple[np.ndarray, np.ndarray, float, str]
 
 
+def directional(tree: Node, wrt: str, env: Mapping[str, np.ndarray], directions: np.ndarray,
+                method: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Derivatives of f along directions of w (K × w's shape): J·d for each
+    (K × f's shape), their error bounds, whether f is differentiable along
+    each here (not on a kink whose one-sided derivatives differ), and the
+    evaluations spent."""
+    method = resolve_method(tree, method)
+    w0 = np.asarray(env[wrt], dtype=np.float64)
+    f0, kinks0 = evaluate_with_kinks(tree, env)
+    on_kink = [k for k in kinks0 if k.is_kink and (k.offset == 0).any()]
+    probe = _Probe(tree, dict(env), wrt, w0, f0, kinks0)
+    values, errors, defined = [], [], []
+    for d in np.asarray(directions, dtype=np.float64):
+        jumps: list[Jump] = []
+        value, error, _, _ = _derivative(probe, d, method, on_kink, jumps)
+        values.append(value)
+        errors.append(error)
+        defined.append(not jumps)
+    return np.array(values), np.array(errors), np.array(defined), probe.calls
+
+
+def _derivative(probe: _Probe, d: np.ndarray, method: str, on_kink: list[Kink],
+                jumps: list[Jump]) -> Column:
+    if on_kink:
+        return _at_kink(probe, d, on_kink, jumps)
+    if method == "complex":
+        return _complex(probe, d)
+    return _real(probe, d, STENCILS[method])
+
+
 class _Probe:
-    """Evaluates f with one entry of w moved, counting evaluations and
-    checking that no kink is crossed."""
+    """Evaluates f at w0 + t·d for a direction d (one-hot for an entry of w),
+    counting evaluations and recording which side of each kink it is on."""
 
     def __init__(self, tree: Node, env: dict[str, np.ndarray], wrt: str, w0: np.ndarray,
                  f0: np.ndarray, kinks0: list[Kink]) -> None:
@@ -129,9 +160,8 @@ class _Probe:
         self.signs0 = _signs(kinks0)
         self.calls = 1
 
-    def __call__(self, kl: tuple[int, int], t: complex) -> tuple[np.ndarray, np.ndarray]:
-        w = self.w0.astype(complex if isinstance(t, complex) else np.float64)
-        w[kl] += t
+    def __call__(self, d: np.ndarray, t: complex) -> tuple[np.ndarray, np.ndarray]:
+        w = self.w0 + t * d  # exact where d is 0
         self.calls += 1
         out, kinks = evaluate_with_kinks(self.tree, {**self.env, self.wrt: w})
         return out, _signs(kinks)
@@ -143,17 +173,22 @@ def _signs(kinks: list[Kink]) -> np.ndarray:
     return np.concatenate([np.sign(k.offset).ravel() for k in kinks])
 
 
-def _complex(probe: _Probe, kl: tuple[int, int]) -> Column:
-    x = abs(probe.w0[kl])
+def _size(probe: _Probe, d: np.ndarray) -> float:
+    """The magnitude of the entries of w that d moves."""
+    return float(np.max(np.abs(probe.w0[d != 0]), initial=0.0))
+
+
+def _complex(probe: _Probe, d: np.ndarray) -> Column:
+    x = _size(probe, d)
     h = COMPLEX_STEP * (x if x > 1e-150 else 1.0)
-    v1 = probe(kl, 1j * h)[0].imag / h
-    v3 = probe(kl, 3j * h)[0].imag / (3 * h)
+    v1 = probe(d, 1j * h)[0].imag / h
+    v3 = probe(d, 3j * h)[0].imag / (3 * h)
     # No truncation to speak of (h² ~ 1e-40): what is left is rounding, which
     # differs between h and 3h because 3 is not a power of two.
     return v1, np.abs(v1 - v3) + 4 * EPS * np.abs(v1), h, "complex"
 
 
-def _real(probe: _Probe, kl: tuple[int, int], stencil: Stencil) -> Column:
+def _real(probe: _Probe, d: np.ndarray, stencil: Stencil) -> Column:
     """The stencil on a ladder of steps h, h/16, h/256, …, entry by entry.
 
     A step that is too large fails silently (the stencil spans structure:
@@ -166,7 +201,7 @@ def _real(probe: _Probe, kl: tuple[int, int], stencil: Stencil) -> Column:
     domain the ladder goes on down; where it would cross a kink or pole, a
     one-sided stencil is used at that step.
     """
-    h = stencil.base * max(abs(probe.w0[kl]), 1.0)
+    h = stencil.base * max(_size(probe, d), 1.0)
     last: Column | None = None
     best_value = np.zeros_like(probe.f0)
     best_error = np.full(probe.f0.shape, np.inf)
@@ -177,7 +212,7 @@ def _real(probe: _Probe, kl: tuple[int, int], stencil: Stencil) -> Column:
         col = None
         for s in (stencil, FORWARD, BACKWARD) if len(stencil.sides) == 2 else (stencil,):
             try:
-                col = _apply(probe, kl, s, h * s.base / stencil.base)
+                col = _apply(probe, d, s, h * s.base / stencil.base)
                 break
             except (OutOfDomain, _Crossed) as e:
                 problem = e
@@ -214,7 +249,7 @@ def _real(probe: _Probe, kl: tuple[int, int], stencil: Stencil) -> Column:
     return best_value, best_error, best_step or last[2], best_name
 
 
-def _apply(probe: _Probe, kl: tuple[int, int], s: Stencil, h: float,
+def _apply(probe: _Probe, d: np.ndarray, s: Stencil, h: float,
            allow_zero: bool = False) -> Column:
     # A power of two, so that x + t·h is exact for the offsets t = ±1, ±1/2, ±1/4.
     h = 2.0 ** round(np.log2(h))
@@ -223,7 +258,7 @@ def _apply(probe: _Probe, kl: tuple[int, int], s: Stencil, h: float,
         if t == 0:
             outs.append(probe.f0)
             continue
-        out, signs = probe(kl, t * h)
+        out, signs = probe(d, t * h)
         if not _same_side(probe.signs0, signs, allow_zero):
             raise _Crossed()
         outs.append(out)
@@ -237,7 +272,7 @@ def _apply(probe: _Probe, kl: tuple[int, int], s: Stencil, h: float,
     sizes = np.abs(np.stack(outs)) + np.abs(probe.f0)
     weight = np.abs(s.value).sum()
     rounding = (4 * EPS * np.tensordot(np.abs(s.value), sizes, axes=1)
-                + 2 * EPS * abs(probe.w0[kl]) * weight * np.abs(value)) / h
+                + 2 * EPS * _size(probe, d) * weight * np.abs(value)) / h
     return value, np.abs(value - companion) + rounding, h, s.name
 
 
@@ -248,15 +283,18 @@ def _same_side(signs0: np.ndarray, signs: np.ndarray, allow_zero: bool) -> bool:
     return bool(np.array_equal(signs0, signs))
 
 
-def _at_kink(probe: _Probe, kl: tuple[int, int], on_kink: list[Kink],
-             undefined: list[Undefined]) -> Column:
+Jump = tuple[tuple[int, ...], float, float, str]  # f entry, left, right, which kink
+
+
+def _at_kink(probe: _Probe, d: np.ndarray, on_kink: list[Kink],
+             jumps: list[Jump]) -> Column:
     """Both one-sided derivatives; where they differ, f is not differentiable."""
     sides = []
     for stencil in (FORWARD, BACKWARD):
         col = None
         for shrink in range(SHRINKS + 1):
             try:
-                col = _apply(probe, kl, stencil, stencil.base / 10**shrink, allow_zero=True)
+                col = _apply(probe, d, stencil, stencil.base / 10**shrink, allow_zero=True)
                 break
             except (OutOfDomain, _Crossed):
                 continue
@@ -266,18 +304,16 @@ def _at_kink(probe: _Probe, kl: tuple[int, int], on_kink: list[Kink],
         sides.append(col)
     (right, err_r, h, _), (left, err_l, _, _) = sides
     jump = np.abs(right - left) > err_r + err_l + 1e-8 * np.maximum(np.abs(right), np.abs(left))
-    where = _moved_kinks(probe, kl, h, on_kink)
+    where = _moved_kinks(probe, d, h, on_kink)
     for idx in map(tuple, np.argwhere(jump)):
-        undefined.append(Undefined((*map(int, idx), *kl), float(left[idx]), float(right[idx]),
-                                   where))
+        jumps.append((tuple(map(int, idx)), float(left[idx]), float(right[idx]), where))
     value = np.where(jump, (left + right) / 2, right)
     return value, np.where(jump, np.abs(right - left) / 2, err_r), h, "one-sided"
 
 
-def _moved_kinks(probe: _Probe, kl: tuple[int, int], h: float, on_kink: list[Kink]) -> str:
-    """Which kinks at the point a step in w[k,l] moves off their kink."""
-    w = probe.w0.copy()
-    w[kl] += h
+def _moved_kinks(probe: _Probe, d: np.ndarray, h: float, on_kink: list[Kink]) -> str:
+    """Which kinks at the point a step along d moves off their kink."""
+    w = probe.w0 + h * d
     after = {id(k.node): k.offset for k in evaluate_with_kinks(probe.tree,
                                                               {**probe.env, probe.wrt: w})[1]}
     names = []

@@ -74,8 +74,13 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
                 f"{g.name}[k,l]")
     lines = [head]
     how = ", ".join(_METHOD_NAMES.get(m, m) for m in g.methods)
-    blocks = [("exact", _view(g, g.exact, exact=g.exact_values)),
-              (f"numeric ({how}, {g.evaluations} evaluations)", _view(g, g.numeric))]
+    blocks = [("exact", _view(g, g.exact, exact=g.exact_values))]
+    if g.numeric is not None:
+        blocks.append((f"numeric ({how}, {g.evaluations} evaluations)", _view(g, g.numeric)))
+    else:
+        assert g.directions is not None
+        blocks.append((f"numeric: {len(g.directions.exact)} random projections uᵀJv ({how}, "
+                       f"{g.evaluations} evaluations)", _projections(g.directions)))
     if g.claimed is not None:
         label = f"claimed: {g.claim_text}" if g.claim_text else "claimed"
         blocks.append((f"{label} ({g.claim_form})", _view(g, g.claimed)))
@@ -94,10 +99,14 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
     lines.append(f"  max |exact - numeric| {c.max_abs_diff:.2g} (relative {c.max_rel_diff:.2g})")
     if c.max_claim_error is not None:
         lines.append(f"  max |claimed - exact| {c.max_claim_error:.2g}")
-    judged = np.ones(g.numeric_error.shape, dtype=bool)
-    for u in g.undefined:
-        judged[u.index] = False
-    bound = float(np.max(g.numeric_error[judged], initial=0.0))
+    if g.numeric_error is not None:
+        judged = np.ones(g.numeric_error.shape, dtype=bool)
+        for u in g.undefined:
+            judged[u.index] = False
+        bound = float(np.max(g.numeric_error[judged], initial=0.0))
+    else:
+        assert g.directions is not None
+        bound = float(np.max(g.directions.error[g.directions.defined], initial=0.0))
     lines.append(f"  tolerance: atol {r.atol:g} + rtol {r.rtol:g}·|exact|; exact vs numeric also "
                  f"allows the numeric error bound (at most {bound:.2g})")
     if g.mismatches:
@@ -105,10 +114,24 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
     return lines
 
 
+def _projections(d: Any) -> list[str]:
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0))
+    for col in ("direction", "exact", "numeric", "error bound"):
+        table.add_column(col, justify="right")
+    for k in range(min(len(d.exact), MAX_ROWS)):
+        numeric = _num(d.numeric[k]) if d.defined[k] else "kink"
+        table.add_row(str(k), _num(d.exact[k]), numeric, f"{d.error[k]:.2g}")
+    lines = _rich(table)
+    if len(d.exact) > MAX_ROWS:
+        lines.append(f"… {len(d.exact) - MAX_ROWS} more")
+    return lines
+
+
 def _view(g: Gradient, a: np.ndarray, exact: Any = None) -> list[str]:
     """The array as people read it: the diagonal for elementwise Jacobians,
     a (f entries) × (w entries) table otherwise."""
-    cells = _cells(a, exact)
+    wide = a.ndim == 4 and not g.elementwise and a.shape[2] * a.shape[3] > 6
+    cells = _cells(a, exact, digits=6 if wide else 10)
     if a.ndim == 2:
         return _grid(cells, None, None)
     if g.elementwise:
@@ -122,19 +145,19 @@ def _view(g: Gradient, a: np.ndarray, exact: Any = None) -> list[str]:
     return _grid(flat, rows, cols)
 
 
-def _cells(a: np.ndarray, exact: Any) -> np.ndarray:
+def _cells(a: np.ndarray, exact: Any, digits: int = 10) -> np.ndarray:
     if exact is not None:
         flat = list(exact) if not hasattr(exact, "rank") else list(np.array(exact.tolist()).flat)
         if all(e.is_Rational and abs(e.q) < 10**6 for e in flat):
             return np.array([str(e) for e in flat], dtype=object).reshape(a.shape)
-    cells: np.ndarray = np.vectorize(_num, otypes=[object])(a)
+    cells: np.ndarray = np.vectorize(lambda v: _num(v, digits), otypes=[object])(a)
     return cells
 
 
-def _num(v: float) -> str:
+def _num(v: float, digits: int = 10) -> str:
     if v == 0:
         return "0"
-    return f"{v:.10g}"
+    return f"{v:.{digits}g}"
 
 
 def _grid(cells: np.ndarray, rows: list[str] | None, cols: list[str] | None) -> list[str]:
@@ -170,6 +193,9 @@ def _mismatch_table(r: CheckResult, g: Gradient) -> list[str]:
     lines = [f"  {_of(len(ms), total)}"]
     if "claim" in kinds:
         lines[0] += ": the claimed derivative is wrong there"
+    if "direction" in kinds:
+        lines.append("  exact and numeric disagree along some random directions: a kink or a "
+                     "badly scaled point nearby, or a bug in gradcheck")
     if "engines" in kinds:
         lines.append("  exact and numeric disagree at some entries: a kink or a badly scaled "
                      "point nearby, or a bug in gradcheck")
@@ -191,6 +217,8 @@ def _opt(v: float | None) -> str:
 
 def entry_label(r: CheckResult, m: Mismatch) -> str:
     """``∂f[1,0]/∂z[1,0]``, or ``∂f/∂z[1,0]`` for a gradient."""
+    if m.kind == "direction":
+        return f"uᵀ(∂f/∂{m.variable})v, direction {m.index[0]}"
     return _label(m.index, m.variable)
 
 
@@ -201,7 +229,12 @@ def _label(idx: tuple[int, ...], name: str) -> str:
 
 
 def _verdict(r: CheckResult) -> str:
-    total = sum(g.exact.size for g in r.gradients)
+    if not r.passed:
+        names = ", ".join(f"∂f/∂{g.name}" for g in r.gradients if not g.passed)
+        if any(g.directions is not None for g in r.gradients):
+            return f"FAIL: {_count(len(r.mismatches), 'disagreement')} ({names})"
+        total = sum(g.exact.size for g in r.gradients)
+        return f"FAIL: {_of(len(r.mismatches), total)} ({names})"
     claimed = [g.name for g in r.gradients if g.claimed is not None]
     if len(claimed) == len(r.gradients):
         what = "exact, numeric and claimed agree"
@@ -209,14 +242,31 @@ def _verdict(r: CheckResult) -> str:
         what = f"exact and numeric agree, and so do the claims for {', '.join(claimed)},"
     else:
         what = "exact and numeric agree"
+    if any(g.directions is not None for g in r.gradients):
+        return "PASS: " + _directions_verdict(r, claimed)
+    total = sum(g.exact.size for g in r.gradients)
     skipped = sum(len(g.undefined) for g in r.gradients)
-    if r.passed and skipped:
+    if skipped:
         return (f"PASS: {what} on the {_entries(total - skipped)} where f is differentiable; "
                 f"{_entries(skipped)} at a kink not judged")
-    if r.passed:
-        return f"PASS: {what} on {'the' if total == 1 else 'all'} {_entries(total)}"
-    names = ", ".join(f"∂f/∂{g.name}" for g in r.gradients if not g.passed)
-    return f"FAIL: {_of(len(r.mismatches), total)} ({names})"
+    return f"PASS: {what} on {'the' if total == 1 else 'all'} {_entries(total)}"
+
+
+def _directions_verdict(r: CheckResult, claimed: list[str]) -> str:
+    dirs = [g.directions for g in r.gradients if g.directions is not None]
+    judged = sum(int(d.defined.sum()) for d in dirs)
+    drawn = sum(len(d.defined) for d in dirs)
+    text = f"exact and numeric agree along {_count(judged, 'random direction')}"
+    if judged < drawn:
+        text += f" ({_count(drawn - judged, 'more')} through a kink not judged)"
+    if claimed:
+        entries = sum(g.exact.size for g in r.gradients if g.claimed is not None)
+        text += f"; the claims agree with exact on all {_entries(entries)}"
+    return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 or noun == "more" else "s")
 
 
 def _entries(n: int) -> str:
@@ -261,8 +311,13 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
         "elementwise": g.elementwise,
         "exact": _list(g.exact),
         "exact_text": _exact_text(g.exact_values, g.exact.shape),
-        "numeric": _list(g.numeric),
-        "numeric_error": _list(g.numeric_error),
+        "numeric": None if g.numeric is None else _list(g.numeric),
+        "numeric_error": None if g.numeric_error is None else _list(g.numeric_error),
+        "directions": None if g.directions is None else {
+            "exact": _list(g.directions.exact), "numeric": _list(g.directions.numeric),
+            "error": _list(g.directions.error), "scale": _list(g.directions.scale),
+            "defined": g.directions.defined.tolist(), "u": _list(g.directions.u),
+            "v": _list(g.directions.v)},
         "claimed": None if g.claimed is None else _list(g.claimed),
         "claim_form": g.claim_form,
         "claim_text": g.claim_text,

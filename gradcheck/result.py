@@ -18,7 +18,25 @@ from .numeric import Undefined
 from .shapes import Reading
 from .tree import Shape
 
-__all__ = ["CheckResult", "Gradient"]
+__all__ = ["CheckResult", "Directions", "Gradient"]
+
+
+@dataclass(frozen=True, eq=False)
+class Directions:
+    """K random projections uᵀJv, checked instead of the full numeric Jacobian.
+
+    ``u`` (K × f's shape) and ``v`` (K × w's shape) have entries ±1;
+    ``scale`` is Σ|u||J||v|, the size the relative tolerance applies to;
+    ``defined`` is False for a projection along which f has a kink here.
+    """
+
+    u: np.ndarray
+    v: np.ndarray
+    exact: np.ndarray
+    numeric: np.ndarray
+    error: np.ndarray
+    scale: np.ndarray
+    defined: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,8 +51,8 @@ class Gradient:
     shape: Shape
     exact: np.ndarray
     exact_values: Any  # the same as exact SymPy numbers (rationals where the point is rational)
-    numeric: np.ndarray
-    numeric_error: np.ndarray  # bound on |numeric - true derivative|, entry by entry
+    numeric: np.ndarray | None  # None when checked by random directions
+    numeric_error: np.ndarray | None  # bound on |numeric - true derivative|, entry by entry
     claimed: np.ndarray | None
     claim_form: str | None  # "gradient", "jacobian" or "elementwise"
     claim_text: str | None
@@ -43,6 +61,7 @@ class Gradient:
     evaluations: int  # function evaluations spent by the numeric engine
     methods: tuple[str, ...] = ()  # numeric methods used ("complex", "richardson", ...)
     undefined: tuple[Undefined, ...] = ()  # entries where f is not differentiable (a kink)
+    directions: Directions | None = None
 
     @property
     def passed(self) -> bool:

@@ -164,3 +164,42 @@ def test_every_method_checks_the_seed_example(method):
 def test_mismatches_say_which_bound_decided():
     r = gradcheck.check("sum(z * z)", at={"z": [[1e-12, 3.0]]}, expect=[[1e-9, 6.0001]])
     assert [(m.index, m.bound) for m in r.mismatches] == [((0, 0), "atol"), ((0, 1), "rtol")]
+
+
+def test_directions_check_the_numeric_engine_on_projections():
+    shapes = {"P": (4, 4), "Q": (4, 4)}
+    r = gradcheck.check("tanh(P@Q)", shapes=shapes, wrt="P", directions=5)
+    d = r["P"].directions
+    assert r.passed and r["P"].numeric is None and r["P"].evaluations == 1 + 2 * 5
+    assert d.u.shape == (5, 4, 4) and set(np.unique(d.v)) == {-1.0, 1.0}
+    full = gradcheck.jacobian("tanh(P@Q)", wrt="P", at=r.point)
+    np.testing.assert_allclose(d.exact, np.einsum("kij,ijab,kab->k", d.u, full, d.v))
+    np.testing.assert_allclose(d.numeric, d.exact, rtol=1e-13)
+    assert str(r).splitlines()[-1] == "PASS: exact and numeric agree along 5 random directions"
+
+
+def test_directions_still_judge_claims_entry_by_entry():
+    r = gradcheck.check("sum(x * x)", at={"x": [[2.0, 1.0]]}, directions=2, expect=[[4, 2.5]])
+    assert [(m.kind, m.index) for m in r.mismatches] == [("claim", (0, 1))]
+
+
+def test_directions_through_a_kink_are_not_judged():
+    r = gradcheck.check("sum(relu(x))", at={"x": [[0.0, 1.0]]}, directions=3)
+    assert not r["x"].directions.defined.any() and r.passed
+    assert "3 more through a kink not judged" in str(r)
+
+
+def test_one_wrong_jacobian_entry_shows_along_every_rademacher_direction():
+    from gradcheck.compare import compare_directions
+
+    rng = np.random.default_rng(0)
+    J = rng.normal(size=(2, 3, 3, 2))
+    wrong = J.copy()
+    wrong[1, 2, 0, 1] += 1e-4
+    u = rng.choice([-1.0, 1.0], size=(8, 2, 3))
+    v = rng.choice([-1.0, 1.0], size=(8, 3, 2))
+    proj = np.einsum("kij,ijab,kab->k", u, J, v)
+    bad = np.einsum("kij,ijab,kab->k", u, wrong, v)
+    scale = np.einsum("kij,ijab,kab->k", abs(u), abs(J), abs(v))
+    found = compare_directions(proj, bad, np.full(8, 1e-15), scale, atol=1e-10, rtol=1e-7)
+    assert [m.index for m in found] == [(k,) for k in range(8)]

@@ -97,3 +97,14 @@ def test_rejected_input_exits_2_with_one_error_and_no_traceback(runner, args, fr
     assert fragment in result.output
     assert result.output.count("Error:") == 1
     assert "Traceback" not in result.output
+
+
+def test_directions_and_method_options(runner):
+    result = run(runner, "tanh(P@Q)", "--let", "P=3x3", "--let", "Q=3x3", "--directions", "4",
+                 "--method", "richardson", "--format", "json")
+    assert result.exit_code == 0, result.output
+    g = json.loads(result.output)["gradients"][0]
+    assert g["numeric"] is None and len(g["directions"]["exact"]) == 4
+    assert g["methods"] == ["richardson"]
+    bad = run(runner, "x", "--let", "x=2x2", "--directions", "0")
+    assert bad.exit_code == 2 and "Invalid value for '--directions'" in bad.output
