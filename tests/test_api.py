@@ -203,3 +203,29 @@ def test_one_wrong_jacobian_entry_shows_along_every_rademacher_direction():
     scale = np.einsum("kij,ijab,kab->k", abs(u), abs(J), abs(v))
     found = compare_directions(proj, bad, np.full(8, 1e-15), scale, atol=1e-10, rtol=1e-7)
     assert [m.index for m in found] == [(k,) for k in range(8)]
+
+
+@given(st.data())
+def test_at_generated_kink_points_no_mismatch_and_the_kink_is_named(data):
+    from gradcheck.strategies import matrices, shapes
+
+    shape = data.draw(shapes(max_side=3))
+    x = data.draw(matrices(shape))
+    zeros = data.draw(st.lists(st.tuples(st.integers(0, shape[0] - 1),
+                                         st.integers(0, shape[1] - 1)), min_size=1))
+    for ij in zeros:
+        x[ij] = 0.0
+    outer = data.draw(st.sampled_from(["tanh", "sin", "exp", "sigmoid"]))
+    kink = data.draw(st.sampled_from(["relu", "abs"]))
+    expr = f"{outer}({kink}(x) * A + x)"
+    a = data.draw(matrices(shape, positive=True))
+    r = gradcheck.check(expr, at={"x": x, "A": a}, wrt="x", method=data.draw(
+        st.sampled_from(["auto", "richardson", "central"])))
+    assert r.passed and r.mismatches == ()
+    undefined = r["x"].undefined
+    layout = (lambda i, j: (i, j)) if shape == (1, 1) else (lambda i, j: (i, j, i, j))
+    assert {u.index for u in undefined} == {layout(i, j) for i, j in set(zeros)}
+    for u in undefined:
+        i, j = u.index[-2:]
+        assert u.where == f"{kink}(x) at its kink in entry [{i},{j}]"
+        assert u.left != u.right
