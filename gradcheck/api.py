@@ -33,8 +33,8 @@ from .tree import render
 
 __all__ = ["ATOL", "RTOL", "assert_gradient", "check", "derivative", "jacobian"]
 
-ATOL = 1e-10  # absolute tolerance, added to rtol·|exact|
-RTOL = 1e-7  # relative tolerance: a float64 computation is far closer; 1e-4 errors are caught
+ATOL = 0.0  # absolute tolerance; the comparator adds a rounding floor relative to max|exact|
+RTOL = 1e-7  # relative tolerance: a float64 computation is far closer; 1e-6 errors are caught
 KINK_MARGIN = 1e-3  # random points keep relu/abs arguments this far from their kinks
 
 
@@ -63,8 +63,8 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
             a callable taking the variables as keyword arguments and
             returning an array; or a dict of them by variable name.
         atol, rtol: an entry agrees when the difference is at most
-            ``atol + rtol·|exact|`` (plus the finite-difference error bound
-            when the numeric estimate is involved).
+            ``atol + rtol·|exact| + 2.3e-13·max|exact|`` (plus the numeric
+            error bound when the numeric estimate is involved).
         method: how the numeric engine differentiates: ``auto`` (the
             complex step where every operation allows it, else
             ``richardson``), ``complex``, ``richardson``, ``central``,

@@ -1,11 +1,15 @@
 """Judge, entry by entry, the exact, numeric and claimed derivatives.
 
 Two questions per entry: do the engines agree (|exact - numeric| within
-``atol + rtol·|exact|`` plus the finite-difference error bound), and does
-the claim agree with the truth (|claimed - exact| within
-``atol + rtol·|exact|``)? The claim is judged against the exact value, not
-the estimate, so it gets the tight tolerance; without an exact value it is
-judged against the estimate with the estimate's error bound added.
+the tolerance plus the numeric error bound), and does the claim agree with
+the truth (|claimed - exact| within the tolerance)? The tolerance is
+``atol + rtol·|exact| + SCALE·max|exact|``: the last term is a rounding
+floor relative to the Jacobian's own size, so that a claim computed in
+float64 is not failed for noise in entries that should be 0 or nearly,
+while a relative error of 1e-6 in an entry a million times smaller than the
+largest is still caught. The claim is judged against the exact value, not
+the estimate; without an exact value it is judged against the estimate with
+the estimate's error bound added.
 
 >>> import numpy as np
 >>> v = compare(np.array([[2.0, 1.0]]), np.array([[2.0, 1.0]]), np.zeros((1, 2)),
@@ -20,7 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Comparison", "Mismatch", "compare", "compare_directions"]
+__all__ = ["SCALE", "Comparison", "Mismatch", "compare", "compare_directions"]
+
+SCALE = 2.0**10 * float(np.finfo(np.float64).eps)  # ≈ 2.3e-13, relative to max|exact|
 
 
 @dataclass(frozen=True)
@@ -32,8 +38,8 @@ class Mismatch:
     point, or a bug in gradcheck) or ``"direction"`` (the same, for the
     random projection uᵀJv number ``index[0]``, with ``--directions``).
     ``error`` is the absolute difference that exceeded ``tolerance``;
-    ``bound`` names the largest term of that tolerance: ``atol``, ``rtol``
-    or ``fd`` (the numeric error bound).
+    ``bound`` names the largest term of that tolerance: ``atol``, ``rtol``,
+    ``scale`` (the rounding floor) or ``fd`` (the numeric error bound).
     """
 
     variable: str
@@ -69,11 +75,12 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
     assert ref is not None
     keep = np.ones(ref.shape, dtype=bool) if skip is None else ~skip
     shown = numeric if numeric is not None else np.full(ref.shape, np.nan)
+    floor = SCALE * float(np.max(np.abs(ref[keep]), initial=0.0))
     out: dict[tuple[int, ...], Mismatch] = {}
     max_abs = max_rel = float("nan")
     if exact is not None and numeric is not None and numeric_error is not None:
         diff = np.abs(exact - numeric)
-        terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(exact), numeric_error))
+        terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(exact), floor, numeric_error))
         for idx in _bad(diff, terms, keep):  # NaN counts as disagreement
             out[idx] = Mismatch(variable, idx, "engines", float(exact[idx]), float(numeric[idx]),
                                 None if claimed is None else float(claimed[idx]),
@@ -87,7 +94,7 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
         truth, fd = (exact, 0.0) if exact is not None else (numeric, numeric_error)
         assert truth is not None and fd is not None
         cdiff = np.abs(claimed - truth)
-        terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(truth), fd))
+        terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(truth), floor, fd))
         for idx in _bad(cdiff, terms, keep):  # a wrong claim replaces an engines note
             out[idx] = Mismatch(variable, idx, "claim",
                                 None if exact is None else float(exact[idx]), float(shown[idx]),
@@ -108,7 +115,7 @@ def compare_directions(exact: np.ndarray, numeric: np.ndarray, error: np.ndarray
     """Judge K projections uᵀJv, exact against numeric. ``scale`` is
     Σ|u||J||v|: the relative tolerance applies to it, since the projection
     itself may cancel to near zero."""
-    terms = np.stack(np.broadcast_arrays(atol, rtol * scale, error))
+    terms = np.stack(np.broadcast_arrays(atol, rtol * scale, SCALE * scale, error))
     tol = terms.sum(axis=0)
     diff = np.abs(exact - numeric)
     return tuple(Mismatch(variable, (int(k),), "direction", float(exact[k]), float(numeric[k]),
@@ -118,7 +125,7 @@ def compare_directions(exact: np.ndarray, numeric: np.ndarray, error: np.ndarray
 
 def _bound(terms: np.ndarray, idx: tuple[int, ...]) -> str:
     at_entry = [float(t[idx]) for t in terms]
-    return ("atol", "rtol", "fd")[int(np.argmax(at_entry))]
+    return ("atol", "rtol", "scale", "fd")[int(np.argmax(at_entry))]
 
 
 def _ints(idx: tuple[int, ...]) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ import numpy as np
 from . import ops
 from .tree import Call, Matrix, Node, Num, Var
 
-__all__ = ["Kink", "OutOfDomain", "evaluate", "evaluate_with_kinks", "kinks"]
+__all__ = ["Kink", "OutOfDomain", "Trace", "evaluate", "evaluate_traced", "kinks"]
 
 
 class OutOfDomain(Exception):
@@ -47,8 +47,19 @@ class Kink:
 
 
 @dataclass
-class _Trace:
+class Trace:
+    """What an evaluation met on its way, for the numeric engine's bounds.
+
+    ``amplification`` is the largest condition number of an ill-conditioned
+    operation (inv, det, logdet) on the path, 1 where there is none: rounding
+    may grow by that much. ``imag`` is the largest imaginary part of any
+    intermediate value (with a complex step: the scale of the intermediate
+    derivatives, which sets the rounding of the derivative).
+    """
+
     kinks: list[Kink] = field(default_factory=list)
+    amplification: float = 1.0
+    imag: float = 0.0
 
 
 def evaluate(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -63,21 +74,23 @@ def evaluate(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def kinks(tree: Node, env: Mapping[str, np.ndarray]) -> list[Kink]:
     """Every relu/abs node with its argument's offset from the kink."""
-    return [k for k in evaluate_with_kinks(tree, env)[1] if k.is_kink]
+    return [k for k in evaluate_traced(tree, env)[1].kinks if k.is_kink]
 
 
-def evaluate_with_kinks(tree: Node, env: Mapping[str, np.ndarray]) -> tuple[np.ndarray,
-                                                                            list[Kink]]:
-    """The value and the kinks, in one pass."""
-    trace = _Trace()
-    return _eval(tree, env, trace), trace.kinks
+def evaluate_traced(tree: Node, env: Mapping[str, np.ndarray]) -> tuple[np.ndarray, Trace]:
+    """The value and what the evaluation met (kinks, conditioning), in one pass."""
+    trace = Trace()
+    return _eval(tree, env, trace), trace
 
 
-def _eval(node: Node, env: Mapping[str, np.ndarray], trace: _Trace | None) -> np.ndarray:
+def _eval(node: Node, env: Mapping[str, np.ndarray], trace: Trace | None) -> np.ndarray:
     if isinstance(node, Num):
         return np.array([[float(node.value)]])
     if isinstance(node, Var):
-        return np.asarray(env[node.name])
+        value = np.asarray(env[node.name])
+        if trace is not None and np.iscomplexobj(value):
+            trace.imag = max(trace.imag, float(np.abs(value.imag).max(initial=0.0)))
+        return value
     if isinstance(node, Matrix):
         return np.array([[_eval(e, env, trace)[0, 0] for e in row] for row in node.rows])
     assert isinstance(node, Call)
@@ -99,11 +112,16 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], trace: _Trace | None) -> np
             raise OutOfDomain(node, (i, j), value, op.domain_text)
     if trace is not None and op.kink is not None:
         trace.kinks.append(Kink(node, args[0].real - op.kink))
+    if trace is not None and op.condition is not None:
+        with np.errstate(all="ignore"):
+            trace.amplification = max(trace.amplification, op.condition(*args))
     if trace is not None and op.pole is not None:
         with np.errstate(all="ignore"):
             trace.kinks.append(Kink(node, np.asarray(op.pole(*(a.real for a in args))), False))
     with np.errstate(all="ignore"):
         out = np.asarray(op.num(*args))
+    if trace is not None and np.iscomplexobj(out):
+        trace.imag = max(trace.imag, float(np.abs(out.imag).max(initial=0.0)))
     if not np.isfinite(out).all():
         i, j = (int(v) for v in np.argwhere(~np.isfinite(out))[0])
         raise OutOfDomain(node, (i, j), np.nan,

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import ops
-from .evaluate import Kink, OutOfDomain, evaluate_with_kinks
+from .evaluate import Kink, OutOfDomain, Trace, evaluate_traced
 from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
 from .tree import Call, Node, render, walk
 
@@ -94,9 +94,9 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
     """
     method = resolve_method(tree, method)
     w0 = np.asarray(env[wrt], dtype=np.float64)
-    f0, kinks0 = evaluate_with_kinks(tree, env)
-    on_kink = [k for k in kinks0 if k.is_kink and (k.offset == 0).any()]
-    probe = _Probe(tree, dict(env), wrt, w0, f0, kinks0)
+    f0, trace0 = evaluate_traced(tree, env)
+    on_kink = [k for k in trace0.kinks if k.is_kink and (k.offset == 0).any()]
+    probe = _Probe(tree, dict(env), wrt, w0, f0, trace0)
     value = np.zeros(f0.shape + w0.shape)
     error = np.zeros_like(value)
     steps = np.zeros(w0.shape)
@@ -128,9 +128,9 @@ def directional(tree: Node, wrt: str, env: Mapping[str, np.ndarray], directions:
     evaluations spent."""
     method = resolve_method(tree, method)
     w0 = np.asarray(env[wrt], dtype=np.float64)
-    f0, kinks0 = evaluate_with_kinks(tree, env)
-    on_kink = [k for k in kinks0 if k.is_kink and (k.offset == 0).any()]
-    probe = _Probe(tree, dict(env), wrt, w0, f0, kinks0)
+    f0, trace0 = evaluate_traced(tree, env)
+    on_kink = [k for k in trace0.kinks if k.is_kink and (k.offset == 0).any()]
+    probe = _Probe(tree, dict(env), wrt, w0, f0, trace0)
     values, errors, defined = [], [], []
     for d in np.asarray(directions, dtype=np.float64):
         jumps: list[Jump] = []
@@ -155,16 +155,19 @@ class _Probe:
     counting evaluations and recording which side of each kink it is on."""
 
     def __init__(self, tree: Node, env: dict[str, np.ndarray], wrt: str, w0: np.ndarray,
-                 f0: np.ndarray, kinks0: list[Kink]) -> None:
+                 f0: np.ndarray, trace0: Trace) -> None:
         self.tree, self.env, self.wrt, self.w0, self.f0 = tree, env, wrt, w0, f0
-        self.signs0 = _signs(kinks0)
+        self.signs0 = _signs(trace0.kinks)
         self.calls = 1
+        # Rounding bounds assume each evaluation good to a few eps of its
+        # size, times this: the condition of ill-conditioned operations.
+        self.amplification = trace0.amplification
 
-    def __call__(self, d: np.ndarray, t: complex) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, d: np.ndarray, t: complex) -> tuple[np.ndarray, np.ndarray, Trace]:
         w = self.w0 + t * d  # exact where d is 0
         self.calls += 1
-        out, kinks = evaluate_with_kinks(self.tree, {**self.env, self.wrt: w})
-        return out, _signs(kinks)
+        out, trace = evaluate_traced(self.tree, {**self.env, self.wrt: w})
+        return out, _signs(trace.kinks), trace
 
 
 def _signs(kinks: list[Kink]) -> np.ndarray:
@@ -181,11 +184,16 @@ def _size(probe: _Probe, d: np.ndarray) -> float:
 def _complex(probe: _Probe, d: np.ndarray) -> Column:
     x = _size(probe, d)
     h = COMPLEX_STEP * (x if x > 1e-150 else 1.0)
-    v1 = probe(d, 1j * h)[0].imag / h
+    out1, _, trace = probe(d, 1j * h)
+    v1 = out1.imag / h
     v3 = probe(d, 3j * h)[0].imag / (3 * h)
-    # No truncation to speak of (h² ~ 1e-40): what is left is rounding, which
-    # differs between h and 3h because 3 is not a power of two.
-    return v1, np.abs(v1 - v3) + 4 * EPS * np.abs(v1), h, "complex"
+    # No truncation to speak of (h² ~ 1e-40): what is left is rounding. It
+    # differs between h and 3h because 3 is not a power of two, but not
+    # always: cancellation inside the complex arithmetic (a saturated
+    # softmax) can make both equally wrong. So a floor: a few eps of the
+    # largest intermediate derivative, times the conditioning.
+    floor = 4 * EPS * probe.amplification * (np.abs(v1) + trace.imag / h)
+    return v1, np.abs(v1 - v3) + floor, h, "complex"
 
 
 def _real(probe: _Probe, d: np.ndarray, stencil: Stencil) -> Column:
@@ -258,7 +266,7 @@ def _apply(probe: _Probe, d: np.ndarray, s: Stencil, h: float,
         if t == 0:
             outs.append(probe.f0)
             continue
-        out, signs = probe(d, t * h)
+        out, signs, _ = probe(d, t * h)
         if not _same_side(probe.signs0, signs, allow_zero):
             raise _Crossed()
         outs.append(out)
@@ -271,7 +279,7 @@ def _apply(probe: _Probe, d: np.ndarray, s: Stencil, h: float,
     # should x + t·h round after all, by |∂f/∂x|·eps·|x|.
     sizes = np.abs(np.stack(outs)) + np.abs(probe.f0)
     weight = np.abs(s.value).sum()
-    rounding = (4 * EPS * np.tensordot(np.abs(s.value), sizes, axes=1)
+    rounding = (4 * EPS * probe.amplification * np.tensordot(np.abs(s.value), sizes, axes=1)
                 + 2 * EPS * _size(probe, d) * weight * np.abs(value)) / h
     return value, np.abs(value - companion) + rounding, h, s.name
 
@@ -314,8 +322,8 @@ def _at_kink(probe: _Probe, d: np.ndarray, on_kink: list[Kink],
 def _moved_kinks(probe: _Probe, d: np.ndarray, h: float, on_kink: list[Kink]) -> str:
     """Which kinks at the point a step along d moves off their kink."""
     w = probe.w0 + h * d
-    after = {id(k.node): k.offset for k in evaluate_with_kinks(probe.tree,
-                                                              {**probe.env, probe.wrt: w})[1]}
+    after = {id(k.node): k.offset
+             for k in evaluate_traced(probe.tree, {**probe.env, probe.wrt: w})[1].kinks}
     names = []
     for k in on_kink:
         moved = np.argwhere((k.offset == 0) & (after.get(id(k.node), k.offset) != 0))

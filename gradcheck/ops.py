@@ -72,6 +72,8 @@ class Op:
     domain_text: str = ""  # what the domain is, for error messages
     kink: float | None = None  # argument value where the derivative jumps
     pole: Mask | None = None  # arguments -> a quantity that is 0 at a pole: steps must not cross
+    # arguments -> how much the NumPy column may amplify rounding (a condition number)
+    condition: Callable[..., float] | None = None
     complex_step: bool = True  # the NumPy column is analytic off kinks: Im f(x+ih)/h works
 
     @property
@@ -145,6 +147,10 @@ def _nonzero_matrix(a: Any) -> Any:
     return np.array([[np.any(a.real != 0)]])
 
 
+def _cond(a: Any) -> float:
+    return float(np.linalg.cond(a.real))
+
+
 def _positive_det(a: Any) -> Any:
     sign, _ = np.linalg.slogdet(a.real)
     return np.array([[sign > 0]])
@@ -206,14 +212,15 @@ _ROWS: list[Op] = [
        _norm_np, "Frobenius norm",
        domain=_nonzero_matrix, domain_text="norm is not differentiable at the zero matrix"),
     Op("det", "reduce", 1, lambda m: _one(m.det(method="berkowitz")),
-       lambda a: np.linalg.det(a).reshape(1, 1), "determinant", square=True),
+       lambda a: np.linalg.det(a).reshape(1, 1), "determinant", square=True, condition=_cond),
     Op("logdet", "reduce", 1, lambda m: _one(sympy.log(m.det(method="berkowitz"))),
        _logdet_np, "log of the determinant",
-       square=True, domain=_positive_det, domain_text="logdet needs a positive determinant"),
+       square=True, domain=_positive_det, domain_text="logdet needs a positive determinant",
+       condition=_cond),
     # ----- whole-matrix functions -----
     Op("inv", "matrix", 1, lambda m: m.inv(method="ADJ"), np.linalg.inv, "matrix inverse",
        square=True, domain=_invertible, domain_text="inv needs an invertible matrix",
-       pole=lambda a: np.linalg.det(a).reshape(1, 1)),
+       pole=lambda a: np.linalg.det(a).reshape(1, 1), condition=_cond),
     Op("softmax", "matrix", 1, _softmax_sym, _softmax_np, "softmax of each row"),
     # ----- constant constructors -----
     Op("ones", "constructor", 2, lambda r, c: sympy.ones(r, c), lambda r, c: np.ones((r, c)),

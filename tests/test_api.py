@@ -163,7 +163,17 @@ def test_every_method_checks_the_seed_example(method):
 
 def test_mismatches_say_which_bound_decided():
     r = gradcheck.check("sum(z * z)", at={"z": [[1e-12, 3.0]]}, expect=[[1e-9, 6.0001]])
+    assert [(m.index, m.bound) for m in r.mismatches] == [((0, 0), "scale"), ((0, 1), "rtol")]
+    r = gradcheck.check("sum(z * z)", at={"z": [[1e-12, 3.0]]}, expect=[[1e-9, 6.0001]],
+                        atol=1e-10)
     assert [(m.index, m.bound) for m in r.mismatches] == [((0, 0), "atol"), ((0, 1), "rtol")]
+
+
+def test_a_relative_error_of_1e6_is_caught_in_small_entries_too():
+    r = gradcheck.check("sum(z * z)", at={"z": [[1e-5, 3.0]]}, expect=[[2e-5 * (1 + 1e-6), 6]])
+    assert [m.index for m in r.mismatches] == [(0, 0)]
+    noisy = gradcheck.check("sum(z * z)", at={"z": [[0.0, 3.0]]}, expect=[[1e-15, 6]])
+    assert noisy.passed  # float noise in an entry that should be 0
 
 
 def test_directions_check_the_numeric_engine_on_projections():
