@@ -87,10 +87,10 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], trace: Trace | None) -> np.
     if isinstance(node, Num):
         return np.array([[float(node.value)]])
     if isinstance(node, Var):
-        value = np.asarray(env[node.name])
-        if trace is not None and np.iscomplexobj(value):
-            trace.imag = max(trace.imag, float(np.abs(value.imag).max(initial=0.0)))
-        return value
+        array = np.asarray(env[node.name])
+        if trace is not None and np.iscomplexobj(array):
+            trace.imag = max(trace.imag, float(np.abs(array.imag).max(initial=0.0)))
+        return array
     if isinstance(node, Matrix):
         return np.array([[_eval(e, env, trace)[0, 0] for e in row] for row in node.rows])
     assert isinstance(node, Call)
