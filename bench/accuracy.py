@@ -30,7 +30,7 @@ from gradcheck.tree import Call, walk
 
 sys.path.insert(0, str(Path(__file__).parent))
 from accuracy_cases import ROWS, Row  # noqa: E402
-from run import e, machine, message, plural, table  # noqa: E402
+from run import e, machine, message, planted_outcome, plural, table  # noqa: E402
 
 HERE = Path(__file__).parent
 METHODS = numeric.METHODS  # auto, complex, richardson, central, forward, backward
@@ -150,16 +150,7 @@ def detection(row: Row, exact: np.ndarray, judged: np.ndarray) -> list[dict[str,
                          "tolerance": float("nan"), "above_tolerance": True})
             continue
         reported = [(tuple(m.index), m.kind) for m in r.mismatches]
-        # gradcheck's tolerance for a claim: atol + rtol·|exact| + SCALE·max|exact|
-        tol = r.atol + r.rtol * abs(exact[idx]) + SCALE * float(np.max(np.abs(exact)))
-        if r.passed:
-            outcome = "missed"
-        elif reported == [(idx, "claim")]:
-            outcome = "caught"
-        elif (idx, "claim") in reported:
-            outcome = "caught, with other entries"
-        else:
-            outcome = "wrong entry"
+        outcome, tol = planted_outcome(r, exact, idx)
         rows.append({**base, "tolerance": tol, "above_tolerance": bool(base["change"] > tol),
                      "outcome": outcome, "reported": [f"{k} {i}" for i, k in reported]})
     return rows

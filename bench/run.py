@@ -23,7 +23,8 @@ from sympy.core.cache import clear_cache
 
 import gradcheck
 from gradcheck import numeric, symbolic
-from gradcheck.compare import compare
+from gradcheck.api import ATOL, RTOL
+from gradcheck.compare import SCALE, compare
 from gradcheck.parser import parse
 from gradcheck.points import to_value
 from gradcheck.shapes import infer
@@ -37,6 +38,20 @@ PERTURBATIONS = (1e-4, 1e-6)
 SWEEP_SEEDS = range(20)
 SIZES = (2, 3, 4, 6)
 REPEATS = 5
+
+
+def planted_outcome(r: Any, exact: np.ndarray, idx: tuple[int, ...]) -> tuple[str, float]:
+    """How a check with a claim planted wrong at ``idx`` came out, and the
+    tolerance gradcheck gave that entry (atol + rtol·|exact| + floor)."""
+    tol = r.atol + r.rtol * abs(exact[idx]) + SCALE * float(np.max(np.abs(exact)))
+    reported = [(tuple(m.index), m.kind) for m in r.mismatches]
+    if r.passed:
+        return "missed", tol
+    if reported == [(idx, "claim")]:
+        return "caught", tol
+    if (idx, "claim") in reported:
+        return "caught, with other entries", tol
+    return "wrong entry", tol
 
 
 def run_check(case: Case, **kwargs: Any) -> gradcheck.CheckResult:
@@ -113,15 +128,7 @@ def discrimination(case: Case) -> list[dict[str, Any]]:
             claim[idx] *= 1 + eps
             r = run_check(case, expect=claim)
             reported = [(m.index, m.kind) for m in r.mismatches]
-            tol = r.atol + r.rtol * abs(exact[idx])
-            if r.passed:
-                outcome = "missed"
-            elif reported == [(idx, "claim")]:
-                outcome = "caught"
-            elif (idx, "claim") in reported:
-                outcome = "caught, with other entries"
-            else:
-                outcome = "wrong entry"
+            outcome, tol = planted_outcome(r, exact, idx)
             rows.append({**row, "entry": label, "index": list(idx), "exact": float(exact[idx]),
                          "perturbation": eps, "abs_change": abs(claim[idx] - exact[idx]),
                          "tolerance": tol,
@@ -180,7 +187,7 @@ def split(expr: str = "tanh(P@Q)", n: int = 4) -> dict[str, Any]:
     t.append(time.perf_counter())
     est = numeric.jacobian(typed.tree, "P", {k: v.array for k, v in values.items()})
     t.append(time.perf_counter())
-    compare(exact, est.value, est.error, None, atol=1e-10, rtol=1e-7)
+    compare(exact, est.value, est.error, None, atol=ATOL, rtol=RTOL)
     t.append(time.perf_counter())
     clear_cache()
     full = time.perf_counter()
