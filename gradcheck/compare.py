@@ -3,13 +3,14 @@
 Two questions per entry: do the engines agree (|exact - numeric| within
 the tolerance plus the numeric error bound), and does the claim agree with
 the truth (|claimed - exact| within the tolerance)? The tolerance is
-``atol + rtol·|exact| + SCALE·max|exact|``: the last term is a rounding
-floor relative to the Jacobian's own size, so that a claim computed in
-float64 is not failed for noise in entries that should be 0 or nearly,
-while a relative error of 1e-6 in an entry a million times smaller than the
-largest is still caught. The claim is judged against the exact value, not
-the estimate; without an exact value it is judged against the estimate with
-the estimate's error bound added.
+``atol + rtol·|exact| + SCALE·m``, where m is the largest |exact| in the
+entry's row or column of the Jacobian (the same entry of f, or the same
+entry of w): a rounding floor, so that a claim computed in float64 is not
+failed for noise in entries that should be 0 or nearly, while a relative
+error of 1e-6 is still caught in entries a million times smaller than their
+row and column, and in any entry of a row or column of its own. The claim
+is judged against the exact value, not the estimate; without an exact value
+it is judged against the estimate with the estimate's error bound added.
 
 >>> import numpy as np
 >>> v = compare(np.array([[2.0, 1.0]]), np.array([[2.0, 1.0]]), np.zeros((1, 2)),
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SCALE", "Comparison", "Mismatch", "compare", "compare_directions"]
+__all__ = ["SCALE", "Comparison", "Mismatch", "compare", "compare_directions", "rounding_floor"]
 
 SCALE = 2.0**10 * float(np.finfo(np.float64).eps)  # ≈ 2.3e-13, relative to max|exact|
 
@@ -75,7 +76,7 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
     assert ref is not None
     keep = np.ones(ref.shape, dtype=bool) if skip is None else ~skip
     shown = numeric if numeric is not None else np.full(ref.shape, np.nan)
-    floor = SCALE * float(np.max(np.abs(ref[keep]), initial=0.0))
+    floor = rounding_floor(np.where(keep, ref, 0.0))
     out: dict[tuple[int, ...], Mismatch] = {}
     max_abs = max_rel = float("nan")
     if exact is not None and numeric is not None and numeric_error is not None:
@@ -103,6 +104,18 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
         claim_error = _max(cdiff[keep])
     mismatches = tuple(out[k] for k in sorted(out))
     return Comparison(mismatches, max_abs, max_rel, claim_error, int(ref.size))
+
+
+def rounding_floor(jac: np.ndarray) -> np.ndarray:
+    """SCALE times the largest |entry| in each entry's row or column (for a
+    Jacobian f.shape + w.shape); for a gradient, in the whole gradient."""
+    a = np.abs(jac)
+    if a.ndim != 4:
+        return np.full(a.shape, SCALE * float(a.max(initial=0.0)))
+    flat = a.reshape(a.shape[0] * a.shape[1], -1)
+    m = np.maximum(flat.max(axis=1, keepdims=True), flat.max(axis=0, keepdims=True))
+    floor: np.ndarray = SCALE * m.reshape(a.shape)
+    return floor
 
 
 def _bad(diff: np.ndarray, terms: np.ndarray, keep: np.ndarray) -> list[tuple[int, ...]]:

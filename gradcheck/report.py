@@ -19,7 +19,7 @@ import sympy
 from rich.console import Console
 from rich.table import Table
 
-from .compare import SCALE, Mismatch
+from .compare import Mismatch, rounding_floor
 from .result import CheckResult, Gradient
 from .shapes import fmt
 
@@ -107,9 +107,10 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
     else:
         assert g.directions is not None
         bound = float(np.max(g.directions.error[g.directions.defined], initial=0.0))
-    floor = SCALE * float(np.max(np.abs(g.exact), initial=0.0))
+    floor = float(rounding_floor(g.exact).max(initial=0.0))
     atol = f"atol {r.atol:g} + " if r.atol else ""
-    lines.append(f"  tolerance: {atol}rtol {r.rtol:g}·|exact| + {floor:.2g} (rounding floor); "
+    lines.append(f"  tolerance: {atol}rtol {r.rtol:g}·|exact| + rounding floor (at most "
+                 f"{floor:.2g}); "
                  f"exact vs numeric also allows the numeric error bound (at most {bound:.2g})")
     if g.mismatches:
         lines += ["", *_mismatch_table(r, g)]

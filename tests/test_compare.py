@@ -56,3 +56,16 @@ def test_one_planted_error_is_reported_at_exactly_that_entry(exact, data):
     claimed[i, j] *= 1 + rel
     c = compare(exact, exact, np.zeros_like(exact), claimed, **TOL)
     assert [m.index for m in c.mismatches] == [(i, j)]
+
+
+def test_the_rounding_floor_follows_each_entrys_row_and_column():
+    from gradcheck.compare import SCALE, rounding_floor
+
+    jac = np.zeros((1, 2, 1, 2))
+    jac[0, 0, 0, 0], jac[0, 1, 0, 1] = 1e16, -0.25  # 1/x at x = 1e-8 and at 2
+    floor = rounding_floor(jac)
+    assert floor[0, 1, 0, 1] == SCALE * 0.25 and floor[0, 0, 0, 1] == SCALE * 1e16
+    claimed = jac.copy()
+    claimed[0, 1, 0, 1] *= 1 + 1e-6
+    c = compare(jac, jac, np.zeros_like(jac), claimed, atol=0.0, rtol=1e-7)
+    assert [m.index for m in c.mismatches] == [(0, 1, 0, 1)]
