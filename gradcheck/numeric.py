@@ -26,7 +26,7 @@ differ are reported as not differentiable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +37,7 @@ from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
 from .tree import Call, Node, render, walk
 
 __all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "directional", "jacobian",
-           "resolve_method"]
+           "jacobian_of", "resolve_method"]
 
 METHODS = ("auto", "complex", "richardson", "central", "forward", "backward")
 COMPLEX_STEP = 1e-20  # relative: far below rounding, far above underflow
@@ -92,28 +92,51 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
         OutOfDomain: the point is outside the domain, or every step tried
             leaves it.
     """
-    method = resolve_method(tree, method)
-    w0 = np.asarray(env[wrt], dtype=np.float64)
-    f0, trace0 = evaluate_traced(tree, env)
+    est = jacobian_of(_tree_function(tree, env, wrt), np.asarray(env[wrt], dtype=np.float64),
+                      resolve_method(tree, method), tree=tree)
+    if est.value.shape[:2] == (1, 1) and est.value.ndim == 4:  # a 1×1 f: the gradient
+        undefined = tuple(Undefined(u.index[2:], u.left, u.right, u.where)
+                          for u in est.undefined)
+        est = Estimate(est.value[0, 0], est.error[0, 0], est.steps, est.methods,
+                       est.evaluations, undefined)
+    return est
+
+
+Function = Callable[[np.ndarray], tuple[np.ndarray, Trace]]
+
+
+def _tree_function(tree: Node, env: Mapping[str, np.ndarray], wrt: str) -> Function:
+    def f(w: np.ndarray) -> tuple[np.ndarray, Trace]:
+        return evaluate_traced(tree, {**env, wrt: w})
+
+    return f
+
+
+def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None = None,
+                mask: np.ndarray | None = None) -> Estimate:
+    """Estimate the Jacobian of ``fn`` at ``w0`` (any shapes): ``value[..., i]``
+    is ∂f/∂w[i]. Entries where ``mask`` is False are fixed: not perturbed,
+    their columns 0 with bound 0. ``tree`` names kinks in messages."""
+    if method == "auto":
+        method = "richardson"
+    f0, trace0 = fn(w0)
     on_kink = [k for k in trace0.kinks if k.is_kink and (k.offset == 0).any()]
-    probe = _Probe(tree, dict(env), wrt, w0, f0, trace0)
+    probe = _Probe(fn, w0, f0, trace0, tree)
     value = np.zeros(f0.shape + w0.shape)
     error = np.zeros_like(value)
     steps = np.zeros(w0.shape)
-    methods = np.empty(w0.shape, dtype=object)
+    methods = np.full(w0.shape, "fixed", dtype=object)
     undefined: list[Undefined] = []
-    for k in range(w0.shape[0]):
-        for l in range(w0.shape[1]):
-            d = np.zeros(w0.shape)
-            d[k, l] = 1.0
-            jumps: list[Jump] = []
-            col = _derivative(probe, d, method, on_kink, jumps)
-            value[..., k, l], error[..., k, l], steps[k, l], methods[k, l] = col
-            undefined += [Undefined((*i, k, l), left, right, where)
-                          for i, left, right, where in jumps]
-    if f0.shape == (1, 1):
-        value, error = value[0, 0], error[0, 0]
-        undefined = [Undefined(u.index[2:], u.left, u.right, u.where) for u in undefined]
+    lead = (slice(None),) * f0.ndim
+    for i in np.ndindex(w0.shape):
+        if mask is not None and not mask[i]:
+            continue
+        d = np.zeros(w0.shape)
+        d[i] = 1.0
+        jumps: list[Jump] = []
+        col = _derivative(probe, d, method, on_kink, jumps)
+        value[(*lead, *i)], error[(*lead, *i)], steps[i], methods[i] = col
+        undefined += [Undefined((*j, *i), left, right, where) for j, left, right, where in jumps]
     return Estimate(value, error, steps, methods, probe.calls, tuple(undefined))
 
 
@@ -128,9 +151,10 @@ def directional(tree: Node, wrt: str, env: Mapping[str, np.ndarray], directions:
     evaluations spent."""
     method = resolve_method(tree, method)
     w0 = np.asarray(env[wrt], dtype=np.float64)
-    f0, trace0 = evaluate_traced(tree, env)
+    fn = _tree_function(tree, env, wrt)
+    f0, trace0 = fn(w0)
     on_kink = [k for k in trace0.kinks if k.is_kink and (k.offset == 0).any()]
-    probe = _Probe(tree, dict(env), wrt, w0, f0, trace0)
+    probe = _Probe(fn, w0, f0, trace0, tree)
     values, errors, defined = [], [], []
     for d in np.asarray(directions, dtype=np.float64):
         jumps: list[Jump] = []
@@ -154,9 +178,9 @@ class _Probe:
     """Evaluates f at w0 + t·d for a direction d (one-hot for an entry of w),
     counting evaluations and recording which side of each kink it is on."""
 
-    def __init__(self, tree: Node, env: dict[str, np.ndarray], wrt: str, w0: np.ndarray,
-                 f0: np.ndarray, trace0: Trace) -> None:
-        self.tree, self.env, self.wrt, self.w0, self.f0 = tree, env, wrt, w0, f0
+    def __init__(self, fn: Function, w0: np.ndarray, f0: np.ndarray, trace0: Trace,
+                 tree: Node | None) -> None:
+        self.fn, self.tree, self.w0, self.f0 = fn, tree, w0, f0
         self.signs0 = _signs(trace0.kinks)
         self.calls = 1
         # Rounding bounds assume each evaluation good to a few eps of its
@@ -164,9 +188,8 @@ class _Probe:
         self.amplification = trace0.amplification
 
     def __call__(self, d: np.ndarray, t: complex) -> tuple[np.ndarray, np.ndarray, Trace]:
-        w = self.w0 + t * d  # exact where d is 0
         self.calls += 1
-        out, trace = evaluate_traced(self.tree, {**self.env, self.wrt: w})
+        out, trace = self.fn(self.w0 + t * d)  # exact where d is 0
         return out, _signs(trace.kinks), trace
 
 
@@ -322,8 +345,7 @@ def _at_kink(probe: _Probe, d: np.ndarray, on_kink: list[Kink],
 def _moved_kinks(probe: _Probe, d: np.ndarray, h: float, on_kink: list[Kink]) -> str:
     """Which kinks at the point a step along d moves off their kink."""
     w = probe.w0 + h * d
-    after = {id(k.node): k.offset
-             for k in evaluate_traced(probe.tree, {**probe.env, probe.wrt: w})[1].kinks}
+    after = {id(k.node): k.offset for k in probe.fn(w)[1].kinks}
     names = []
     for k in on_kink:
         moved = np.argwhere((k.offset == 0) & (after.get(id(k.node), k.offset) != 0))
@@ -332,9 +354,9 @@ def _moved_kinks(probe: _Probe, d: np.ndarray, h: float, on_kink: list[Kink]) ->
 
 
 def _first_kink(probe: _Probe) -> Call:
-    calls = [n for n in _nodes(probe.tree)
+    calls = [n for n in (_nodes(probe.tree) if probe.tree is not None else [])
              if isinstance(n, Call) and ops.OPS[n.op].kink is not None]
-    return calls[0] if calls else probe.tree  # type: ignore[return-value]
+    return calls[0] if calls else Call("relu", ())
 
 
 def _nodes(tree: Node) -> list[Node]:
