@@ -23,6 +23,9 @@ from .errors import NameLookupError as NameLookupError
 from .errors import OptionError as OptionError
 from .errors import ParseError as ParseError
 from .errors import ShapeError as ShapeError
+from .functions import FunctionResult as FunctionResult
+from .functions import assert_function as assert_function
+from .functions import check_function as check_function
 from .result import CheckResult as CheckResult
 from .result import Gradient as Gradient
 
@@ -31,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CheckResult",
     "ClaimError",
+    "FunctionResult",
     "DomainError",
     "GradcheckError",
     "Gradient",
@@ -40,8 +44,10 @@ __all__ = [
     "ParseError",
     "ShapeError",
     "__version__",
+    "assert_function",
     "assert_gradient",
     "check",
+    "check_function",
     "derivative",
     "jacobian",
 ]

@@ -52,6 +52,7 @@ class Mismatch:
     error: float
     tolerance: float
     bound: str = "atol"
+    upstream: int | None = None  # for check_function: which random upstream gradient
 
 
 @dataclass(frozen=True)

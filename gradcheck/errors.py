@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .functions import FunctionResult
     from .result import CheckResult
 
 __all__ = [
@@ -137,12 +138,14 @@ class OptionError(GradcheckError):
 
 
 class GradientMismatch(AssertionError):
-    """Raised by :func:`gradcheck.assert_gradient` when a check fails.
+    """Raised by :func:`gradcheck.assert_gradient` and
+    :func:`gradcheck.assert_function` when a check fails.
 
-    ``result`` is the full :class:`gradcheck.CheckResult`; the message is
-    its text report, so pytest shows every disagreeing entry.
+    ``result`` is the full :class:`gradcheck.CheckResult` (or
+    :class:`gradcheck.FunctionResult`); the message is its text report, so
+    pytest shows every disagreeing entry.
     """
 
-    def __init__(self, result: CheckResult) -> None:
+    def __init__(self, result: CheckResult | FunctionResult) -> None:
         super().__init__(result.report())
         self.result = result

@@ -391,3 +391,40 @@ def _tex(e: Any) -> str:
     if e.is_Rational or e.is_Atom:
         return str(sympy.latex(e))
     return f"{float(sympy.N(e, 30)):.10g}"
+
+
+# ----- check_function -----
+
+def function_text(r: Any) -> str:
+    """The report of :func:`gradcheck.check_function`."""
+    inputs = ", ".join(f"{n} {_dims(s)}" for n, s in r.inputs.items())
+    how = f"{r.upstreams} random upstream{'s' if r.upstreams > 1 else ''}"
+    if r.evaluations:
+        how += f", {r.evaluations} evaluations of forward"
+    out = [f"backward checked against {r.reference} ({how})",
+           f"inputs: {inputs} -> f {_dims(r.output_shape)}"]
+    for name, err in r.max_error.items():
+        out.append(f"  ∂/∂{name}: max |backward - reference| {err:.2g}")
+    if r.mismatches:
+        table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0))
+        for col in ("entry", "upstream", "reference", "got", "error", "tolerance", "bound"):
+            table.add_column(col, justify="left" if col in ("entry", "bound") else "right")
+        for m in r.mismatches[:MAX_ROWS]:
+            where = "forward " if m.kind == "forward" else "∂/∂"
+            entry = f"{where}{m.variable}[{','.join(map(str, m.index))}]"
+            upstream = "-" if m.upstream is None else str(m.upstream)
+            table.add_row(entry, upstream, _num(m.exact), _opt(m.claimed), f"{m.error:.3g}",
+                          f"{m.tolerance:.3g}", m.bound)
+        out += ["", *("  " + line for line in _rich(table))]
+        if len(r.mismatches) > MAX_ROWS:
+            out.append(f"  … and {len(r.mismatches) - MAX_ROWS} more")
+        forward = sum(m.kind == "forward" for m in r.mismatches)
+        names = sorted({m.variable for m in r.mismatches if m.kind == "backward"})
+        parts = [f"forward differs from the expression at {_entries(forward)}"] if forward \
+            else []
+        if names:
+            parts.append("backward is wrong for " + ", ".join(names))
+        out += ["", "FAIL: " + "; ".join(parts)]
+    else:
+        out += ["", f"PASS: backward agrees with {r.reference} for every input and upstream"]
+    return "\n".join(out)

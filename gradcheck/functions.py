@@ -1,0 +1,262 @@
+"""Check the gradients of the user's own code: a forward and its backward.
+
+``backward(upstream, **inputs)`` must return the gradient of
+``sum(upstream * forward(**inputs))`` with respect to each input: the
+vector-Jacobian product, the way backward passes are written. gradcheck
+estimates the Jacobian of ``forward`` once, by finite differences, and
+checks ``backward`` against it for several random upstreams; with ``expr``
+it checks both against the exact derivative of an expression instead.
+
+>>> import numpy as np
+>>> def forward(x, W):
+...     return np.tanh(x @ W)
+>>> def backward(g, x, W):
+...     d = g * (1 - np.tanh(x @ W) ** 2)
+...     return {"x": d @ W.T, "W": x.T @ d}
+>>> at = {"x": [[0.5, -1.0]], "W": [[1.0, 2.0], [0.25, -0.5]]}
+>>> check_function(forward, backward, at=at).passed
+True
+>>> check_function(forward, backward, at=at, expr="tanh(x @ W)").passed
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import api, numeric, symbolic
+from .compare import SCALE, Mismatch
+from .errors import ClaimError, GradientMismatch, OptionError, suggest
+from .evaluate import Trace
+from .parser import parse
+from .points import to_value
+from .shapes import infer
+
+__all__ = ["FunctionResult", "assert_function", "check_function"]
+
+
+@dataclass(frozen=True, eq=False)
+class FunctionResult:
+    """What :func:`check_function` found. ``str(result)`` is the report.
+
+    ``reference`` is ``"finite differences"`` or the expression checked
+    against; ``mismatches`` have kind ``"backward"`` (an entry of a returned
+    gradient, for upstream number ``upstream``) or ``"forward"`` (an entry of
+    forward's value that differs from the expression's).
+    """
+
+    reference: str
+    inputs: dict[str, tuple[int, ...]]
+    output_shape: tuple[int, ...]
+    upstreams: int
+    mismatches: tuple[Mismatch, ...]
+    max_error: dict[str, float]  # per input: the largest |backward - reference|
+    evaluations: int  # calls of forward by finite differences
+    atol: float
+    rtol: float
+
+    @property
+    def passed(self) -> bool:
+        return not self.mismatches
+
+    def report(self, format: str = "text") -> str:
+        from .report import function_text
+
+        if format != "text":
+            raise OptionError(f"check_function reports are text only, not {format!r}")
+        return function_text(self)
+
+    def __str__(self) -> str:
+        return self.report()
+
+
+def check_function(forward: Callable[..., Any], backward: Callable[..., Any], *,
+                   at: Mapping[str, Any], wrt: str | Sequence[str] | None = None,
+                   expr: str | None = None, mask: Mapping[str, Any] | None = None,
+                   upstreams: int = 3, atol: float = api.ATOL, rtol: float = api.RTOL,
+                   seed: int = 0, method: str = "richardson") -> FunctionResult:
+    """Check a hand-written backward pass.
+
+    Args:
+        forward: ``forward(**inputs)`` returns an array.
+        backward: ``backward(upstream, **inputs)`` returns the gradient of
+            ``sum(upstream * forward(**inputs))`` for each input: a dict by
+            name, a sequence in the order of ``wrt``, or one array.
+        at: the inputs by name (arrays of any shape, kept as they are).
+        wrt: the inputs to check (default: all of ``at``).
+        expr: an expression of the language equal to forward: then forward's
+            values and backward's gradients are checked against the exact
+            derivative instead of finite differences.
+        mask: per input, a boolean array: False marks fixed entries (the
+            zeros of a structured weight) that are neither perturbed nor
+            compared.
+        upstreams: how many random upstream gradients to try.
+        method: the finite-difference method (user code is not assumed to
+            accept complex numbers, so ``complex`` is the caller's choice).
+
+    Returns:
+        A :class:`FunctionResult`; it never raises on a mismatch.
+    """
+    inputs = {str(n): _array(v, str(n)) for n, v in at.items()}
+    names = _names(wrt, inputs)
+    masks = _masks(mask, inputs)
+    if not isinstance(upstreams, int) or isinstance(upstreams, bool) or upstreams < 1:
+        raise OptionError(f"upstreams must be a whole number >= 1, got {upstreams!r}")
+    out = np.asarray(forward(**_copy(inputs)), dtype=np.float64)
+    rng = np.random.default_rng([seed, 2])
+    ups = rng.integers(128, 1025, size=(upstreams, *out.shape)) / 1024 * rng.choice(
+        [-1.0, 1.0], size=(upstreams, *out.shape))
+    grads = [_gradients(backward(u.copy(), **_copy(inputs)), names, inputs) for u in ups]
+    mismatches: list[Mismatch] = []
+    if expr is not None:
+        reference = f"the exact derivative of {expr}"
+        jac, mismatches = _exact(expr, inputs, names, out, atol, rtol)
+        errors = {n: np.zeros_like(j) for n, j in jac.items()}
+        calls = 0
+    else:
+        reference = "finite differences"
+        jac, errors, calls = _numeric(forward, inputs, names, masks, method)
+    max_error = dict.fromkeys(names, 0.0)
+    for k, (u, got) in enumerate(zip(ups, grads, strict=True)):
+        for n in names:
+            mismatches += _judge(n, k, u, jac[n], errors[n], got[n], masks.get(n), atol, rtol,
+                                 max_error)
+    return FunctionResult(reference, {n: inputs[n].shape for n in names}, out.shape, upstreams,
+                          tuple(mismatches), max_error, calls, atol, rtol)
+
+
+def assert_function(forward: Callable[..., Any], backward: Callable[..., Any],
+                    **kwargs: Any) -> FunctionResult:
+    """Like :func:`check_function`, but raise :class:`GradientMismatch` (an
+    AssertionError whose message is the report) unless everything agrees."""
+    result = check_function(forward, backward, **kwargs)
+    if not result.passed:
+        raise GradientMismatch(result)
+    return result
+
+
+# ----- the steps -----
+
+def _array(value: Any, name: str) -> np.ndarray:
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise OptionError(f"the value of '{name}' is not a real array: {value!r:.60}") from None
+    if not np.isfinite(array).all():
+        raise OptionError(f"the value of '{name}' has entries that are not finite")
+    return array
+
+
+def _copy(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {n: a.copy() for n, a in inputs.items()}  # user code may write to its inputs
+
+
+def _names(wrt: str | Sequence[str] | None, inputs: Mapping[str, np.ndarray]) -> list[str]:
+    names = list(inputs) if wrt is None else [wrt] if isinstance(wrt, str) else list(wrt)
+    for n in names:
+        if n not in inputs:
+            raise OptionError(f"'{n}' is not one of the inputs",
+                              hint=suggest(n, inputs) or f"the inputs are {', '.join(inputs)}")
+    return names
+
+
+def _masks(mask: Mapping[str, Any] | None, inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    out = {}
+    for n, m in (mask or {}).items():
+        if n not in inputs:
+            raise OptionError(f"a mask for '{n}', which is not an input")
+        array = np.asarray(m, dtype=bool)
+        if array.shape != inputs[n].shape:
+            raise OptionError(f"the mask of '{n}' has shape {array.shape}, the input "
+                              f"{inputs[n].shape}", hint="give one boolean per entry")
+        out[n] = array
+    return out
+
+
+def _gradients(result: Any, names: list[str], inputs: Mapping[str, np.ndarray]
+               ) -> dict[str, np.ndarray]:
+    if isinstance(result, Mapping):
+        missing = [n for n in names if n not in result]
+        if missing:
+            raise ClaimError(f"backward returned no gradient for '{missing[0]}'",
+                             hint="return a dict with every checked input")
+        got = {n: result[n] for n in names}
+    elif len(names) == 1 and not isinstance(result, (tuple, list)):
+        got = {names[0]: result}
+    else:
+        if len(result) != len(names):
+            raise ClaimError(f"backward returned {len(result)} gradients for "
+                             f"{len(names)} inputs", hint="return one per input, in order, "
+                             f"or a dict by name: {', '.join(names)}")
+        got = dict(zip(names, result, strict=True))
+    out = {}
+    for n, g in got.items():
+        array = np.asarray(g, dtype=np.float64)
+        if array.shape != inputs[n].shape:
+            raise ClaimError(f"backward's gradient for '{n}' has shape {array.shape}",
+                             detail=f"'{n}' has shape {inputs[n].shape}",
+                             hint="a gradient has the shape of its input")
+        out[n] = array
+    return out
+
+
+def _numeric(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray], names: list[str],
+             masks: Mapping[str, Any], method: str
+             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], int]:
+    jac, err, calls = {}, {}, 0
+    for n in names:
+        def fn(w: np.ndarray, n: str = n) -> tuple[np.ndarray, Trace]:
+            return np.asarray(forward(**{**_copy(inputs), n: w})), Trace()
+
+        est = numeric.jacobian_of(fn, inputs[n], method, mask=masks.get(n))
+        jac[n], err[n], calls = est.value, est.error, calls + est.evaluations
+    return jac, err, calls
+
+
+def _exact(expr: str, inputs: Mapping[str, np.ndarray], names: list[str], out: np.ndarray,
+           atol: float, rtol: float) -> tuple[dict[str, np.ndarray], list[Mismatch]]:
+    """The exact Jacobians in the user's shapes (f's shape + w's shape), and
+    the entries where forward's value differs from the expression's."""
+    values = {n: to_value(a, n) for n, a in inputs.items()}
+    typed = infer(parse(expr), {n: v.shape for n, v in values.items()}, text=expr)
+    exact_f = symbolic.to_float(symbolic.build(typed.tree, {n: v.exact for n, v in
+                                                            values.items()}))
+    if exact_f.size != out.size:
+        raise ClaimError(f"forward returns shape {out.shape}, the expression "
+                         f"{exact_f.shape[0]}×{exact_f.shape[1]}",
+                         hint="expr must compute the same values as forward")
+    exact_f = exact_f.reshape(out.shape)
+    mismatches = []
+    tol = atol + rtol * np.abs(exact_f) + SCALE * np.abs(exact_f).max(initial=0.0)
+    for i in map(tuple, np.argwhere(~(np.abs(out - exact_f) <= tol))):
+        mismatches.append(Mismatch("f", tuple(map(int, i)), "forward", float(exact_f[i]),
+                                   float(out[i]), float(out[i]), float(abs(out[i] - exact_f[i])),
+                                   float(tol[i]), "rtol"))
+    jac = {}
+    for n in names:
+        j = api.jacobian(expr, wrt=n, at=values)
+        jac[n] = j.reshape(out.shape + inputs[n].shape)
+    return jac, mismatches
+
+
+def _judge(name: str, k: int, u: np.ndarray, jac: np.ndarray, err: np.ndarray,
+           got: np.ndarray, mask: Any, atol: float, rtol: float,
+           max_error: dict[str, float]) -> list[Mismatch]:
+    axes = (tuple(range(u.ndim)), tuple(range(u.ndim)))
+    ref = np.tensordot(u, jac, axes=axes)  # the vector-Jacobian product
+    bound = np.tensordot(np.abs(u), err, axes=axes)
+    size = np.tensordot(np.abs(u), np.abs(jac), axes=axes)  # the terms summed, for the floor
+    diff = np.abs(got - ref)
+    terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(ref), SCALE * size, bound))
+    tol = terms.sum(axis=0)
+    judged = np.ones(ref.shape, dtype=bool) if mask is None else mask
+    max_error[name] = max(max_error[name], float(np.max(diff[judged], initial=0.0)))
+    return [Mismatch(name, tuple(map(int, i)), "backward", float(ref[i]), float(ref[i]),
+                     float(got[i]), float(diff[i]), float(tol[i]),
+                     ("atol", "rtol", "scale", "fd")[int(np.argmax(terms[(slice(None), *i)]))],
+                     upstream=k)
+            for i in map(tuple, np.argwhere(~(diff <= tol) & judged))]

@@ -1,0 +1,129 @@
+"""check_function: hand-written backward passes against finite differences
+and against the exact derivative of an expression."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gradcheck
+from gradcheck.strategies import matrices
+
+
+def dense(x, W, b):
+    return 1 / (1 + np.exp(-(x @ W + b)))
+
+
+def dense_backward(g, x, W, b):
+    s = dense(x, W, b)
+    d = g * s * (1 - s)
+    return {"x": d @ W.T, "W": x.T @ d, "b": d.sum(axis=0)}
+
+
+RNG = np.random.default_rng(3)
+AT = {"x": RNG.normal(size=(3, 2)), "W": RNG.normal(size=(2, 2)), "b": RNG.normal(size=2)}
+
+
+@pytest.mark.parametrize("expr", [None, "σ(x·W + b)"])
+def test_a_correct_dense_layer_passes(expr):
+    r = gradcheck.check_function(dense, dense_backward, at=AT, expr=expr)
+    assert r.passed, str(r)
+    assert r.inputs == {"x": (3, 2), "W": (2, 2), "b": (2,)} and r.output_shape == (3, 2)
+    assert max(r.max_error.values()) < 1e-12
+
+
+# name, backward with one bug, the input whose gradient is wrong
+BUGS = [
+    ("missing transpose", lambda g, x, W, b: {**dense_backward(g, x, W, b),
+                                              "x": (g * dense(x, W, b) * (1 - dense(x, W, b)))
+                                              @ W},  # d @ W.T is right
+     "x"),
+    ("σ for σ'", lambda g, x, W, b: {**dense_backward(g, x, W, b),
+                                     "W": x.T @ (g * dense(x, W, b))}, "W"),
+    ("bias not summed over rows", lambda g, x, W, b: {**dense_backward(g, x, W, b),
+                                                      "b": (g * dense(x, W, b)
+                                                            * (1 - dense(x, W, b)))[0]}, "b"),
+]
+
+
+@pytest.mark.parametrize(("name", "backward", "wrong"), BUGS, ids=[b[0] for b in BUGS])
+@pytest.mark.parametrize("expr", [None, "σ(x·W + b)"])
+def test_planted_bugs_are_caught_at_the_right_input(name, backward, wrong, expr):
+    r = gradcheck.check_function(dense, backward, at=AT, expr=expr)
+    assert not r.passed
+    assert {m.variable for m in r.mismatches} == {wrong}
+    assert {m.upstream for m in r.mismatches} == {0, 1, 2}
+    assert f"backward is wrong for {wrong}" in str(r)
+
+
+def test_forward_that_differs_from_the_expression_is_reported():
+    r = gradcheck.check_function(lambda x: x * 2.0001, lambda g, x: 2 * g, at={"x": [[1.0]]},
+                                 expr="2x")
+    assert [(m.kind, m.index) for m in r.mismatches if m.kind == "forward"] == [("forward",
+                                                                                  (0, 0))]
+
+
+def test_backward_may_return_a_tuple_or_one_array():
+    at = {"x": [[1.0, 2.0]], "y": [[3.0, -1.0]]}
+    r = gradcheck.check_function(lambda x, y: x * y, lambda g, x, y: (g * y, g * x), at=at)
+    assert r.passed
+    r = gradcheck.check_function(lambda x, y: x * y, lambda g, x, y: g * y, at=at, wrt="x")
+    assert r.passed and list(r.inputs) == ["x"]
+
+
+def test_a_mask_fixes_the_zeros_of_a_structured_weight():
+    # The notes' sparse W: w1 w2 w3 / w4 - - / - - w6, with fixed zeros.
+    mask = np.array([[1, 1, 1], [1, 0, 0], [0, 0, 1]], dtype=bool)
+    W = np.where(mask, np.array([[0.5, -1.0, 0.25], [2.0, 0, 0], [0, 0, 1.5]]), 0.0)
+    x = np.array([[1.0, -0.5, 2.0]])
+
+    def backward(g, x, W):  # does not bother to zero the fixed entries
+        return {"x": g @ W.T, "W": x.T @ g}
+
+    r = gradcheck.check_function(lambda x, W: x @ W, backward, at={"x": x, "W": W},
+                                 mask={"W": mask})
+    assert r.passed
+    calls_per_free_entry = 6
+    assert r.evaluations < (1 + 3 * 2 * calls_per_free_entry) + (1 + 9 * 4 * calls_per_free_entry)
+
+
+def test_assert_function_raises_with_the_report():
+    with pytest.raises(gradcheck.GradientMismatch) as info:
+        gradcheck.assert_function(dense, BUGS[1][1], at=AT)
+    assert isinstance(info.value, AssertionError) and "∂/∂W[" in str(info.value)
+    assert gradcheck.assert_function(dense, dense_backward, at=AT).passed
+
+
+BAD = [
+    (dict(backward=lambda g, x: {"y": g}), gradcheck.ClaimError, "no gradient for 'x'"),
+    (dict(backward=lambda g, x: g[:, :1]), gradcheck.ClaimError, "has shape (1, 1)"),
+    (dict(backward=lambda g, x: (g, g)), gradcheck.ClaimError, "2 gradients for 1 inputs"),
+    (dict(wrt="q"), gradcheck.OptionError, "'q' is not one of the inputs"),
+    (dict(mask={"x": [True]}), gradcheck.OptionError, "mask of 'x' has shape"),
+    (dict(upstreams=0), gradcheck.OptionError, "upstreams"),
+    (dict(at={"x": [[np.nan, 1.0]]}), gradcheck.OptionError, "not finite"),
+    (dict(expr="sum(x)"), gradcheck.ClaimError, "forward returns shape (1, 2)"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "cls", "fragment"), BAD, ids=[b[2] for b in BAD])
+def test_bad_calls_raise_one_clear_error(kwargs, cls, fragment):
+    call = {"at": {"x": [[1.0, 2.0]]}, "backward": lambda g, x: 2 * g * x, **kwargs}
+    with pytest.raises(cls, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        gradcheck.check_function(lambda x: x * x, **call)
+
+
+@given(matrices((2, 3)), matrices((3, 2)), st.sampled_from(["tanh", "sin", "exp"]))
+def test_elementwise_layers_agree_with_their_expression(x, W, fn):
+    f = getattr(np, fn)
+    deriv = {"tanh": lambda z: 1 - np.tanh(z) ** 2, "sin": np.cos, "exp": np.exp}[fn]
+
+    def backward(g, x, W):
+        d = g * deriv(x @ W)
+        return {"x": d @ W.T, "W": x.T @ d}
+
+    r = gradcheck.check_function(lambda x, W: f(x @ W), backward, at={"x": x, "W": W},
+                                 expr=f"{fn}(x @ W)")
+    assert r.passed, str(r)
