@@ -10,6 +10,8 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs pytest on generated files
+
 settings.register_profile(
     "ci", derandomize=True, database=None, deadline=None, max_examples=40,
     suppress_health_check=[HealthCheck.too_slow], print_blob=True)
