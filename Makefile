@@ -9,7 +9,7 @@ test:
 	$(PYTHON) -m pytest -q
 
 lint:
-	$(PYTHON) -m ruff check gradcheck tests bench conftest.py
+	$(PYTHON) -m ruff check gradcheck tests bench examples conftest.py
 
 typecheck:
 	$(PYTHON) -m mypy

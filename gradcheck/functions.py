@@ -35,6 +35,7 @@ from .evaluate import Trace
 from .parser import parse
 from .points import to_value
 from .shapes import infer
+from .tree import variables as names_in
 
 __all__ = ["FunctionResult", "assert_function", "check_function"]
 
@@ -46,7 +47,9 @@ class FunctionResult:
     ``reference`` is ``"finite differences"`` or the expression checked
     against; ``mismatches`` have kind ``"backward"`` (an entry of a returned
     gradient, for upstream number ``upstream``) or ``"forward"`` (an entry of
-    forward's value that differs from the expression's).
+    forward's value that differs from the expression's). In a mismatch,
+    ``exact`` holds the reference value (exact, or the finite-difference
+    estimate) and ``claimed`` the value of the user's code.
     """
 
     reference: str
@@ -106,10 +109,10 @@ def check_function(forward: Callable[..., Any], backward: Callable[..., Any], *,
     masks = _masks(mask, inputs)
     if not isinstance(upstreams, int) or isinstance(upstreams, bool) or upstreams < 1:
         raise OptionError(f"upstreams must be a whole number >= 1, got {upstreams!r}")
+    if expr is not None:
+        _check_expression(expr, inputs, names)
     out = np.asarray(forward(**_copy(inputs)), dtype=np.float64)
-    rng = np.random.default_rng([seed, 2])
-    ups = rng.integers(128, 1025, size=(upstreams, *out.shape)) / 1024 * rng.choice(
-        [-1.0, 1.0], size=(upstreams, *out.shape))
+    ups = np.array([_upstream(out.shape, seed, k) for k in range(upstreams)])
     grads = [_gradients(backward(u.copy(), **_copy(inputs)), names, inputs) for u in ups]
     mismatches: list[Mismatch] = []
     if expr is not None:
@@ -149,6 +152,26 @@ def _array(value: Any, name: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise OptionError(f"the value of '{name}' has entries that are not finite")
     return array
+
+
+def _upstream(shape: tuple[int, ...], seed: int, k: int) -> np.ndarray:
+    """Upstream number k: ±j/1024 with j in [128, 1024], the same whatever the count."""
+    rng = np.random.default_rng([seed, 2, k])
+    return rng.integers(128, 1025, size=shape) / 1024 * rng.choice([-1.0, 1.0], size=shape)
+
+
+def _check_expression(expr: str, inputs: Mapping[str, np.ndarray], names: list[str]) -> None:
+    """Before running any user code: expr parses, and mentions every checked input."""
+    used = names_in(parse(expr))
+    missing = [n for n in names if n not in used]
+    if missing:
+        raise OptionError(f"expr {expr!r} does not use the input '{missing[0]}'",
+                          hint=f"check the inputs it uses with wrt=[{', '.join(map(repr, used))}]"
+                          if used else "write expr in the names of the inputs")
+    unknown = [n for n in used if n not in inputs]
+    if unknown:
+        raise OptionError(f"expr {expr!r} uses '{unknown[0]}', which is not an input",
+                          hint=suggest(unknown[0], inputs) or "give its value in at=")
 
 
 def _copy(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

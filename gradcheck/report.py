@@ -397,7 +397,8 @@ def _tex(e: Any) -> str:
 
 def function_text(r: Any) -> str:
     """The report of :func:`gradcheck.check_function`."""
-    inputs = ", ".join(f"{n} {_dims(s)}" for n, s in r.inputs.items())
+    inputs = ", ".join(f"{n} {_dims(s) if len(s) != 1 else f'({s[0]},)'}"
+                       for n, s in r.inputs.items())
     how = f"{r.upstreams} random upstream{'s' if r.upstreams > 1 else ''}"
     if r.evaluations:
         how += f", {r.evaluations} evaluations of forward"

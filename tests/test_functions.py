@@ -127,3 +127,24 @@ def test_elementwise_layers_agree_with_their_expression(x, W, fn):
     r = gradcheck.check_function(lambda x, W: f(x @ W), backward, at={"x": x, "W": W},
                                  expr=f"{fn}(x @ W)")
     assert r.passed, str(r)
+
+
+def test_upstream_k_does_not_depend_on_how_many_there_are():
+    seen = []
+
+    def backward(g, x):
+        seen.append(g.copy())
+        return 2 * g * x
+
+    for n in (1, 3):
+        gradcheck.check_function(lambda x: x * x, backward, at={"x": [[1.0, 2.0]]}, upstreams=n)
+    assert (seen[0] == seen[1]).all()
+
+
+def test_an_expression_without_a_checked_input_is_refused_before_running_user_code():
+    def forward(x, y):
+        raise AssertionError("must not run")
+
+    with pytest.raises(gradcheck.OptionError, match="does not use the input 'y'") as info:
+        gradcheck.check_function(forward, forward, at={"x": [[1.0]], "y": [[2.0]]}, expr="2x")
+    assert "wrt=['x']" in info.value.hint
