@@ -157,7 +157,9 @@ def _array(value: Any, name: str) -> np.ndarray:
 def _upstream(shape: tuple[int, ...], seed: int, k: int) -> np.ndarray:
     """Upstream number k: ±j/1024 with j in [128, 1024], the same whatever the count."""
     rng = np.random.default_rng([seed, 2, k])
-    return rng.integers(128, 1025, size=shape) / 1024 * rng.choice([-1.0, 1.0], size=shape)
+    up: np.ndarray = rng.integers(128, 1025, size=shape) / 1024 * rng.choice([-1.0, 1.0],
+                                                                             size=shape)
+    return up
 
 
 def _check_expression(expr: str, inputs: Mapping[str, np.ndarray], names: list[str]) -> None:
