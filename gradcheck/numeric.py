@@ -37,7 +37,7 @@ from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
 from .tree import Call, Node, render, walk
 
 __all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "directional", "jacobian",
-           "jacobian_of", "resolve_method"]
+           "jacobian_of", "one_sided", "resolve_method"]
 
 METHODS = ("auto", "complex", "richardson", "central", "forward", "backward")
 COMPLEX_STEP = 1e-20  # relative: far below rounding, far above underflow
@@ -141,6 +141,20 @@ def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None 
 
 
 Column = tuple[np.ndarray, np.ndarray, float, str]
+
+
+def one_sided(fn: Function, w0: np.ndarray, index: tuple[int, ...]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Right and left derivatives of ``fn`` along entry ``index`` of w, and
+    where they differ beyond their bounds (f is not differentiable there)."""
+    f0, trace0 = fn(w0)
+    probe = _Probe(fn, w0, f0, trace0, None)
+    d = np.zeros(w0.shape)
+    d[index] = 1.0
+    right, err_r, _, _ = _real(probe, d, FORWARD)
+    left, err_l, _, _ = _real(probe, d, BACKWARD)
+    jump = np.abs(right - left) > err_r + err_l + 1e-8 * np.maximum(np.abs(right), np.abs(left))
+    return right, left, jump
 
 
 def directional(tree: Node, wrt: str, env: Mapping[str, np.ndarray], directions: np.ndarray,

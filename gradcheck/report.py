@@ -406,6 +406,10 @@ def function_text(r: Any) -> str:
            f"inputs: {inputs} -> f {_dims(r.output_shape)}"]
     for name, err in r.max_error.items():
         out.append(f"  ∂/∂{name}: max |backward - reference| {err:.2g}")
+    if r.kinks:
+        where = ", ".join(f"{n}[{','.join(map(str, i))}]" for n, i in r.kinks)
+        out.append(f"  not differentiable at this point along {where} (forward's one-sided "
+                   "derivatives differ: a kink): not judged")
     if r.mismatches:
         table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0))
         for col in ("entry", "upstream", "reference", "got", "error", "tolerance", "bound"):

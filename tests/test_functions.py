@@ -148,3 +148,17 @@ def test_an_expression_without_a_checked_input_is_refused_before_running_user_co
     with pytest.raises(gradcheck.OptionError, match="does not use the input 'y'") as info:
         gradcheck.check_function(forward, forward, at={"x": [[1.0]], "y": [[2.0]]}, expr="2x")
     assert "wrt=['x']" in info.value.hint
+
+
+def test_a_kink_inside_forward_is_not_called_a_wrong_backward():
+    def forward(x):
+        return np.maximum(x, 0.0)
+
+    def backward(g, x):
+        return g * (x > 0)  # relu'(0) = 0: a valid choice at the kink
+
+    r = gradcheck.check_function(forward, backward, at={"x": [[0.0, 1.5, -2.0]]})
+    assert r.passed and r.kinks == (("x", (0, 0)),)
+    assert "not differentiable at this point along x[0,0]" in str(r)
+    wrong = gradcheck.check_function(forward, lambda g, x: g, at={"x": [[0.0, 1.5, -2.0]]})
+    assert [(m.variable, m.index) for m in wrong.mismatches] == [("x", (0, 2))] * 3
