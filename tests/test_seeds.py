@@ -116,3 +116,22 @@ def test_stacked_linear_layers_collapse_into_one():
         assert stacked[name].exact.tolist() == collapsed[name].exact.tolist()
     p = stacked.point
     assert np.allclose(stacked["x"].exact, (p["w_1"] @ p["w_0"]).T, rtol=1e-15, atol=0)
+
+
+def test_gradient_descent_steps_against_the_gradient():
+    # The notes write the update w ← w + η∇loss; with gradcheck's exact
+    # gradient, a step along +∇loss raises the loss and one along -∇loss
+    # lowers it: the update must be w ← w - η∇loss.
+    at = {"x": [[1.0, 2.0], [0.5, -1.0], [2.0, 0.25]], "t": [[1.0], [0.0], [2.0]],
+          "w": [[0.25], [-0.5]]}
+    loss = "mean((x@w - t)**2)"
+    r = gradcheck.check(loss, wrt="w", at=at)
+    assert r.passed
+    grad, eta = r.exact, 0.05
+
+    def loss_at(w):
+        x, t = np.array(at["x"]), np.array(at["t"])
+        return float(np.mean((x @ w - t) ** 2))
+
+    w = np.array(at["w"])
+    assert loss_at(w - eta * grad) < loss_at(w) < loss_at(w + eta * grad)
