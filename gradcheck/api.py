@@ -259,6 +259,8 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
     typed = problem.typed
     exact_values, jac = _exact(problem, name)
     exact = symbolic.to_float(exact_values)
+    _finite(exact, name, "the exact derivative", DomainError,
+            "choose a point where the derivative is within float64's range")
     w_shape = problem.values[name].shape
     elementwise = symbolic.is_elementwise(jac, typed.shape, w_shape)
     claimed = form = None
@@ -266,6 +268,8 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
         raw = claims.evaluate(claim, problem.values)
         claimed, form = claims.layout(raw, f_shape=typed.shape, w_shape=w_shape,
                                       elementwise=elementwise, name=name)
+        _finite(claimed, name, "the claimed derivative", ClaimError,
+                "a claim must be finite everywhere")
     common = dict(name=name, shape=w_shape, exact=exact, exact_values=exact_values,
                   claimed=claimed, claim_form=form, elementwise=elementwise,
                   claim_text=claim if isinstance(claim, str) else None)
@@ -284,6 +288,24 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
     return Gradient(**common, numeric=est.value, numeric_error=est.error,
                     comparison=comparison, evaluations=est.evaluations,
                     methods=tuple(sorted(set(est.methods.flat))), undefined=est.undefined)
+
+
+def _finite(a: np.ndarray, name: str, what: str, cls: type[DomainError] | type[ClaimError],
+            hint: str) -> None:
+    """NaN and inf are reported with their entries, never compared."""
+    bad = np.argwhere(~np.isfinite(a))
+    if bad.size:
+        entries = ", ".join(
+            _entry_name(tuple(int(v) for v in i), name) for i in bad[:4])
+        more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
+        raise cls(f"{what} is not finite", detail=f"{a[tuple(bad[0])]} at {entries}{more}",
+                  hint=hint)
+
+
+def _entry_name(idx: tuple[int, ...], name: str) -> str:
+    if len(idx) == 2:
+        return f"∂f/∂{name}[{idx[0]},{idx[1]}]"
+    return f"∂f[{idx[0]},{idx[1]}]/∂{name}[{idx[2]},{idx[3]}]"
 
 
 def _env(problem: _Problem) -> dict[str, np.ndarray]:

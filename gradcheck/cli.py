@@ -71,6 +71,9 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
         raise click.UsageError(e.format_message()) from None
     except RecursionError:
         raise click.UsageError("the expression is too deeply nested to check") from None
+    except KeyboardInterrupt:
+        click.echo("interrupted: no result", err=True)
+        sys.exit(130)
     click.echo(result.report(fmt))
     sys.exit(0 if result.passed else 1)
 

@@ -120,7 +120,9 @@ def to_value(value: Any, name: str = "") -> Value:
         raise OptionError(f"the value of '{name}' has shape {np.shape(value)}",
                           hint="gradcheck works with 2-D matrices (1-D arrays count as rows)")
     if not np.isfinite(array).all():
-        raise OptionError(f"the value of '{name}' has entries that are not finite",
+        i, j = (int(v) for v in np.argwhere(~np.isfinite(array))[0])
+        raise OptionError(f"the value of '{name}' is not finite",
+                          detail=f"{array[i, j]} at entry [{i},{j}]",
                           hint="values must be finite real numbers")
     # The exact value is the float itself, as a rational: no rounding is invented.
     exact = sympy.ImmutableMatrix(*array.shape, [_rational(v) for v in array.flat])

@@ -239,3 +239,15 @@ def test_at_generated_kink_points_no_mismatch_and_the_kink_is_named(data):
         i, j = u.index[-2:]
         assert u.where == f"{kink}(x) at its kink in entry [{i},{j}]"
         assert u.left != u.right
+
+
+def test_nan_and_inf_are_reported_with_their_entries_never_compared():
+    with pytest.raises(gradcheck.DomainError, match="the exact derivative is not finite") as e:
+        gradcheck.check("1 / x", at={"x": [[1e-200, 1.0]]})
+    assert "∂f[0,0]/∂x[0,0]" in e.value.detail and "-inf" in e.value.detail
+    with pytest.raises(gradcheck.ClaimError, match="the claimed derivative is not finite") as e:
+        gradcheck.check("sum(x * x)", at={"x": [[1.0, 2.0]]}, expect=[[2.0, np.nan]])
+    assert "nan at ∂f/∂x[0,1]" in e.value.detail
+    with pytest.raises(gradcheck.OptionError, match="the value of 'x' is not finite") as e:
+        gradcheck.check("x", at={"x": [[1.0, np.inf]]})
+    assert e.value.detail == "inf at entry [0,1]"

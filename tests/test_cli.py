@@ -108,3 +108,15 @@ def test_directions_and_method_options(runner):
     assert g["methods"] == ["richardson"]
     bad = run(runner, "x", "--let", "x=2x2", "--directions", "0")
     assert bad.exit_code == 2 and "Invalid value for '--directions'" in bad.output
+
+
+def test_ctrl_c_ends_cleanly_with_a_short_message(runner, monkeypatch):
+    from gradcheck import api
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, "check", interrupted)
+    result = runner.invoke(main, ["check", "x", "--let", "x=2x2"])
+    assert result.exit_code == 130
+    assert "interrupted: no result" in result.output and "Traceback" not in result.output
