@@ -19,6 +19,7 @@ from .errors import ClaimError as ClaimError
 from .errors import DomainError as DomainError
 from .errors import GradcheckError as GradcheckError
 from .errors import GradientMismatch as GradientMismatch
+from .errors import LimitError as LimitError
 from .errors import NameLookupError as NameLookupError
 from .errors import OptionError as OptionError
 from .errors import ParseError as ParseError
@@ -39,6 +40,7 @@ __all__ = [
     "GradcheckError",
     "Gradient",
     "GradientMismatch",
+    "LimitError",
     "NameLookupError",
     "OptionError",
     "ParseError",

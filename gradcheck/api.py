@@ -25,6 +25,7 @@ from . import claims, numeric, symbolic
 from .compare import compare, compare_directions
 from .errors import ClaimError, DomainError, GradientMismatch, OptionError, suggest
 from .evaluate import OutOfDomain, evaluate
+from .limits import TIMEOUT, Budget
 from .parser import parse
 from .points import Value, draw, kink_margin, parse_shape, to_value
 from .result import CheckResult, Directions, Gradient
@@ -49,7 +50,8 @@ class _Problem:
 def check(expr: str, *, wrt: str | Iterable[str] | None = None,
           at: Mapping[str, Any] | None = None, shapes: Mapping[str, Any] | None = None,
           expect: Any = None, atol: float = ATOL, rtol: float = RTOL, seed: int = 0,
-          method: str = "auto", directions: int | None = None) -> CheckResult:
+          method: str = "auto", directions: int | None = None,
+          timeout: float = TIMEOUT) -> CheckResult:
     """Check the derivative of ``expr`` with respect to ``wrt`` at a point.
 
     Args:
@@ -73,6 +75,8 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
             projections uᵀJv instead of the whole Jacobian: 2 evaluations
             each with the complex step, instead of 2 per entry of w. Claims
             are still compared with the exact Jacobian entry by entry.
+        timeout: seconds of symbolic work allowed (the exact engine) before
+            a LimitError; ``math.inf`` for no budget.
 
     Returns:
         A :class:`CheckResult`; it never raises on a mismatch.
@@ -93,8 +97,9 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
     problem = _prepare(expr, at, shapes, seed)
     names = _wrt(wrt, problem)
     expected = _expected(expect, names)
-    grads = tuple(_gradient(problem, n, expected.get(n), atol, rtol, method, directions, seed)
-                  for n in names)
+    budget = _budget(timeout)
+    grads = tuple(_gradient(problem, n, expected.get(n), atol, rtol, method, directions, seed,
+                            budget) for n in names)
     return CheckResult(
         expression=expr, reading=problem.typed.text, readings=problem.typed.readings,
         shapes=dict(problem.typed.shapes), output_shape=problem.typed.shape,
@@ -116,19 +121,21 @@ def assert_gradient(expr: str, **kwargs: Any) -> CheckResult:
 
 
 def jacobian(expr: str, *, wrt: str | None = None, at: Mapping[str, Any] | None = None,
-             shapes: Mapping[str, Any] | None = None, seed: int = 0) -> np.ndarray:
+             shapes: Mapping[str, Any] | None = None, seed: int = 0,
+             timeout: float = TIMEOUT) -> np.ndarray:
     """The exact Jacobian as a float array (f.shape + w.shape; w.shape for 1×1 f).
 
     ``wrt`` may be left out when the expression has one variable.
     """
     problem = _prepare(expr, at, shapes, seed)
     name = _single(wrt, problem)
-    exact, _ = _exact(problem, name)
-    return symbolic.to_float(exact)
+    with _budget(timeout).section("the exact derivative"):
+        exact, _ = _exact(problem, name)
+        return symbolic.to_float(exact)
 
 
 def derivative(expr: str, *, wrt: str | None = None,
-               shapes: Mapping[str, Any] | None = None) -> Any:
+               shapes: Mapping[str, Any] | None = None, timeout: float = TIMEOUT) -> Any:
     """The derivative as SymPy expressions over the element symbols ``w[k,l]``.
 
     A Matrix (the gradient) for 1×1 f, else a rank-4 Array.
@@ -146,10 +153,17 @@ def derivative(expr: str, *, wrt: str | None = None,
     problem = _Problem(expr, typed, {}, ())
     name = _single(wrt, problem)
     env = {n: symbolic.symbols(n, s) for n, s in typed.shapes.items()}
-    return symbolic.jacobian(symbolic.build(typed.tree, env), env[name])
+    with _budget(timeout).section("the exact derivative"):
+        return symbolic.jacobian(symbolic.build(typed.tree, env), env[name])
 
 
 # ----- the stages, in order -----
+
+def _budget(timeout: float) -> Budget:
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+        raise OptionError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    return Budget(float(timeout))
+
 
 def _check_tolerances(atol: float, rtol: float) -> None:
     for label, v in (("atol", atol), ("rtol", rtol)):
@@ -255,17 +269,19 @@ def _exact(problem: _Problem, name: str) -> tuple[Any, Any]:
 
 
 def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float,
-              method: str, directions: int | None, seed: int) -> Gradient:
+              method: str, directions: int | None, seed: int, budget: Budget) -> Gradient:
     typed = problem.typed
-    exact_values, jac = _exact(problem, name)
-    exact = symbolic.to_float(exact_values)
+    w_shape = problem.values[name].shape
+    with budget.section(f"the exact derivative by {name}"):
+        exact_values, jac = _exact(problem, name)
+        exact = symbolic.to_float(exact_values)
+        elementwise = symbolic.is_elementwise(jac, typed.shape, w_shape)
     _finite(exact, name, "the exact derivative", DomainError,
             "choose a point where the derivative is within float64's range")
-    w_shape = problem.values[name].shape
-    elementwise = symbolic.is_elementwise(jac, typed.shape, w_shape)
     claimed = form = None
     if claim is not None:
-        raw = claims.evaluate(claim, problem.values)
+        with budget.section("the claimed derivative"):
+            raw = claims.evaluate(claim, problem.values)
         claimed, form = claims.layout(raw, f_shape=typed.shape, w_shape=w_shape,
                                       elementwise=elementwise, name=name)
         _finite(claimed, name, "the claimed derivative", ClaimError,

@@ -14,6 +14,7 @@ import click
 
 from . import __version__, api, numeric
 from .errors import GradcheckError, OptionError
+from .limits import TIMEOUT
 from .points import parse_shape
 
 _NAME = re.compile(r"^\s*((?!ᵀ)[^\W\d](?:(?!ᵀ)\w)*)\s*=(.*)$", re.DOTALL)
@@ -47,13 +48,16 @@ def main() -> None:
                    "whole Jacobian (for large inputs).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed for values drawn at random.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=TIMEOUT,
+              show_default=True, metavar="SECONDS",
+              help="Time budget for the exact (symbolic) engine.")
 @click.option("--atol", type=click.FloatRange(min=0), default=api.ATOL, show_default=True,
               help="Absolute tolerance.")
 @click.option("--rtol", type=click.FloatRange(min=0), default=api.RTOL, show_default=True,
               help="Relative tolerance.")
 def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
           expect: tuple[str, ...], fmt: str, method: str, directions: int | None, seed: int,
-          atol: float, rtol: float) -> None:
+          timeout: float, atol: float, rtol: float) -> None:
     """Check the derivative of EXPRESSION.
 
     \b
@@ -66,7 +70,7 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
         at, shapes = _lets(lets)
         result = api.check(expression, wrt=list(wrt) or None, at=at, shapes=shapes,
                            expect=_expects(expect), atol=atol, rtol=rtol, seed=seed,
-                           method=method, directions=directions)
+                           method=method, directions=directions, timeout=timeout)
     except GradcheckError as e:
         raise click.UsageError(e.format_message()) from None
     except RecursionError:

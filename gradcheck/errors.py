@@ -31,6 +31,7 @@ __all__ = [
     "DomainError",
     "GradcheckError",
     "GradientMismatch",
+    "LimitError",
     "NameLookupError",
     "OptionError",
     "ParseError",
@@ -131,6 +132,10 @@ class DomainError(GradcheckError):
 
 class ClaimError(GradcheckError):
     """A claimed derivative whose shape or form cannot be compared."""
+
+
+class LimitError(GradcheckError):
+    """Input beyond a limit that keeps a check from hanging (a time budget)."""
 
 
 class OptionError(GradcheckError):

@@ -251,3 +251,18 @@ def test_nan_and_inf_are_reported_with_their_entries_never_compared():
     with pytest.raises(gradcheck.OptionError, match="the value of 'x' is not finite") as e:
         gradcheck.check("x", at={"x": [[1.0, np.inf]]})
     assert e.value.detail == "inf at entry [0,1]"
+
+
+def test_symbolic_work_has_a_time_budget():
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(gradcheck.LimitError, match="longer than the time budget of 0.5 s") as e:
+        gradcheck.check("sum(inv(W))", shapes={"W": (6, 6)}, timeout=0.5)
+    assert time.monotonic() - start < 5
+    assert "--timeout" in e.value.hint
+    with pytest.raises(gradcheck.LimitError):
+        gradcheck.derivative("sum(inv(W))", wrt="W", shapes={"W": (6, 6)}, timeout=0.5)
+    with pytest.raises(gradcheck.OptionError, match="timeout must be"):
+        gradcheck.check("x", at={"x": 1.0}, timeout=0)
+    assert gradcheck.check("sum(inv(W))", shapes={"W": (2, 2)}, timeout=30).passed

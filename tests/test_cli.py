@@ -120,3 +120,8 @@ def test_ctrl_c_ends_cleanly_with_a_short_message(runner, monkeypatch):
     result = runner.invoke(main, ["check", "x", "--let", "x=2x2"])
     assert result.exit_code == 130
     assert "interrupted: no result" in result.output and "Traceback" not in result.output
+
+
+def test_timeout_option(runner):
+    result = run(runner, "sum(inv(W))", "--let", "W=6x6", "--timeout", "0.5")
+    assert result.exit_code == 2 and "time budget of 0.5 s" in result.output
