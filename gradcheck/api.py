@@ -94,10 +94,10 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
     if directions is not None and (not isinstance(directions, int) or isinstance(
             directions, bool) or directions < 1):
         raise OptionError(f"directions must be a whole number >= 1, got {directions!r}")
-    problem = _prepare(expr, at, shapes, seed)
+    budget = _budget(timeout)
+    problem = _prepare(expr, at, shapes, seed, budget)
     names = _wrt(wrt, problem)
     expected = _expected(expect, names)
-    budget = _budget(timeout)
     grads = tuple(_gradient(problem, n, expected.get(n), atol, rtol, method, directions, seed,
                             budget) for n in names)
     return CheckResult(
@@ -127,9 +127,10 @@ def jacobian(expr: str, *, wrt: str | None = None, at: Mapping[str, Any] | None 
 
     ``wrt`` may be left out when the expression has one variable.
     """
-    problem = _prepare(expr, at, shapes, seed)
+    budget = _budget(timeout)
+    problem = _prepare(expr, at, shapes, seed, budget)
     name = _single(wrt, problem)
-    with _budget(timeout).section("the exact derivative"):
+    with budget.section("the exact derivative"):
         exact, _ = _exact(problem, name)
         return symbolic.to_float(exact)
 
@@ -172,11 +173,12 @@ def _check_tolerances(atol: float, rtol: float) -> None:
 
 
 def _prepare(expr: str, at: Mapping[str, Any] | None, shapes: Mapping[str, Any] | None,
-             seed: int) -> _Problem:
+             seed: int, budget: Budget | None = None) -> _Problem:
     tree = parse(expr)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise OptionError(f"seed must be a whole number >= 0, got {seed!r}")
-    values = {str(n): to_value(v, str(n)) for n, v in (at or {}).items()}
+    with (budget or Budget(TIMEOUT)).section("the values"):
+        values = {str(n): to_value(v, str(n)) for n, v in (at or {}).items()}
     declared = {str(n): parse_shape(s, str(n)) for n, s in (shapes or {}).items()}
     for n in declared.keys() & values.keys():
         if declared[n] != values[n].shape:

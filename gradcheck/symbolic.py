@@ -24,9 +24,13 @@ import numpy as np
 import sympy
 
 from . import ops
+from .errors import LimitError
 from .tree import Call, Matrix, Node, Num, Shape, Var
 
-__all__ = ["build", "evaluate", "is_elementwise", "jacobian", "symbols", "to_float"]
+__all__ = ["MAX_EXACT_EXPONENT", "build", "evaluate", "is_elementwise", "jacobian", "symbols",
+           "to_float"]
+
+MAX_EXACT_EXPONENT = 2**16
 
 Array = sympy.ImmutableDenseNDimArray
 
@@ -60,6 +64,11 @@ def _build(node: Node, env: Mapping[str, sympy.MatrixBase]) -> sympy.MatrixBase:
     if op.kind == "binary":
         assert node.shape is not None
         a, b = (_spread(m, node.shape) for m in args)
+        if op.name == "pow" and any(e.is_Number and abs(e) > MAX_EXACT_EXPONENT for e in b):
+            raise LimitError("an exponent too large for exact arithmetic",
+                             detail=f"exponents beyond ±{MAX_EXACT_EXPONENT} of numbers would "
+                                    "build numbers with millions of digits",
+                             hint="rewrite the expression with a smaller exponent")
         return sympy.Matrix(*node.shape, lambda i, j: op.sym(a[i, j], b[i, j]))
     return sympy.Matrix(op.sym(*args))
 

@@ -266,3 +266,9 @@ def test_symbolic_work_has_a_time_budget():
     with pytest.raises(gradcheck.OptionError, match="timeout must be"):
         gradcheck.check("x", at={"x": 1.0}, timeout=0)
     assert gradcheck.check("sum(inv(W))", shapes={"W": (2, 2)}, timeout=30).passed
+
+
+def test_huge_exact_powers_are_refused_at_once():
+    with pytest.raises(gradcheck.LimitError, match="exponent too large for exact arithmetic"):
+        gradcheck.check("sum(x)", at={"x": "3**30000000"})
+    assert gradcheck.check("x**3", at={"x": 2.0}).passed
