@@ -12,6 +12,9 @@ from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs pytest on generated files
 
+# The docs site's build hooks are not tests (their pages' examples are).
+collect_ignore_glob = ["docs/*.py"]
+
 settings.register_profile(
     "ci", derandomize=True, database=None, deadline=None, max_examples=40,
     suppress_health_check=[HealthCheck.too_slow], print_blob=True)

@@ -23,6 +23,7 @@ import sympy
 
 from . import claims, numeric, symbolic
 from .compare import compare, compare_directions
+from .diagnose import diagnose
 from .errors import ClaimError, DomainError, GradientMismatch, OptionError, suggest
 from .evaluate import OutOfDomain, evaluate
 from .limits import TIMEOUT, Budget
@@ -305,7 +306,27 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
                          variable=name, skip=undefined)
     return Gradient(**common, numeric=est.value, numeric_error=est.error,
                     comparison=comparison, evaluations=est.evaluations,
-                    methods=tuple(sorted(set(est.methods.flat))), undefined=est.undefined)
+                    methods=tuple(sorted(set(est.methods.flat))), undefined=est.undefined,
+                    diagnosis=_diagnosis(problem, name, exact, claimed, comparison, atol, rtol,
+                                         budget))
+
+
+def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
+               comparison: Any, atol: float, rtol: float, budget: Budget) -> Any:
+    """Which usual mistake explains a wrong claim (only when there is one)."""
+    if claimed is None or not any(m.kind == "claim" for m in comparison.mismatches):
+        return None
+    shapes = {n: v.shape for n, v in problem.values.items()}
+
+    def jacobian_of(text: str) -> np.ndarray:
+        typed = infer(parse(text), shapes, text=text)
+        if typed.shape != problem.typed.shape:
+            return np.full(exact.shape, np.nan)
+        values, _ = _exact(_Problem(text, typed, problem.values, problem.drawn), name)
+        return symbolic.to_float(values)
+
+    with budget.section("the diagnosis"):
+        return diagnose(problem.typed, name, exact, claimed, jacobian_of, atol=atol, rtol=rtol)
 
 
 def _finite(a: np.ndarray, name: str, what: str, cls: type[DomainError] | type[ClaimError],
@@ -352,6 +373,8 @@ def _by_directions(problem: _Problem, name: str, exact: np.ndarray, claimed: Any
     where = np.flatnonzero(defined)  # number the projections as drawn
     bad = tuple(dataclasses.replace(m, index=(int(where[m.index[0]]),)) for m in bad)
     diffs = np.abs(exact_p - numeric_p)[defined]
+    diagnosis = _diagnosis(problem, name, exact, claimed, comparison, atol, rtol,
+                           Budget(TIMEOUT))
     comparison = dataclasses.replace(
         comparison, mismatches=bad + comparison.mismatches,
         max_abs_diff=float(diffs.max(initial=0.0)),
@@ -359,5 +382,5 @@ def _by_directions(problem: _Problem, name: str, exact: np.ndarray, claimed: Any
     return Gradient(**common, numeric=None, numeric_error=None, comparison=comparison,
                     evaluations=calls, methods=(numeric.resolve_method(problem.typed.tree,
                                                                        method),),
-                    directions=dirs)
+                    directions=dirs, diagnosis=diagnosis)
 

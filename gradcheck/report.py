@@ -114,6 +114,8 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
                  f"exact vs numeric also allows the numeric error bound (at most {bound:.2g})")
     if g.mismatches:
         lines += ["", *_mismatch_table(r, g)]
+    if g.diagnosis is not None:
+        lines.append(f"  diagnosis: {g.diagnosis.sentence}")
     return lines
 
 
@@ -333,6 +335,8 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
                        "left": _float(u.left), "right": _float(u.right), "where": u.where}
                       for u in g.undefined],
         "passed": g.passed,
+        "diagnosis": None if g.diagnosis is None else {"kind": g.diagnosis.kind,
+                                                        "sentence": g.diagnosis.sentence},
         "mismatches": [{
             "entry": entry_label(r, m), "index": list(m.index), "kind": m.kind,
             "exact": _float(m.exact), "numeric": _float(m.numeric), "claimed": _float(m.claimed),

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .compare import Comparison, Mismatch
+from .diagnose import Diagnosis
 from .numeric import Undefined
 from .shapes import Reading
 from .tree import Shape
@@ -62,6 +63,7 @@ class Gradient:
     methods: tuple[str, ...] = ()  # numeric methods used ("complex", "richardson", ...)
     undefined: tuple[Undefined, ...] = ()  # entries where f is not differentiable (a kink)
     directions: Directions | None = None
+    diagnosis: Diagnosis | None = None  # the mistake that explains a wrong claim
 
     @property
     def passed(self) -> bool:

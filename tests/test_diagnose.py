@@ -1,0 +1,149 @@
+"""Diagnosis of wrong claims: a table of the usual mistakes, each with the
+diagnosis it must get (the issue asks for at least 90% named correctly),
+none called right, and no diagnosis for a right claim."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gradcheck
+from conftest import SEED_AT
+
+F = "(x·y+z)·A+z"
+DENSE = {"x": (3, 2), "W": (2, 2), "b": (1, 2)}
+S = "σ(x@W+b)*(1-σ(x@W+b))"  # σ′ at the pre-activation
+SQ = {"X": [[2.0, 1.0], [0.5, 3.0]], "A": [[1.0, 2.0], [-1.0, 0.5]]}
+QUAD = {"x": [[1.0], [-2.0], [0.5]], "A": [[2.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 4.0]]}
+XY = {"x": [[1.0, 2.0], [-0.5, 0.25]], "y": [[0.75, -1.0], [2.0, 0.5]]}
+CE = {"Z": [[1.0, -0.5, 0.25], [0.5, 2.0, -1.0]], "Y": [[0, 1, 0], [1, 0, 0]]}
+NET = {"x": [[1.0], [-0.5]], "w_0": [[0.5, 1.0], [-1.0, 0.25], [2.0, 0.5]],
+       "b_0": [[0.25], [0.5], [-0.5]], "w_1": [[1.0, -2.0, 0.5]], "b_1": [[0.5]]}
+STACKED = "w_1(w_0 x + b_0) + b_1"
+
+
+def row_wrong(j):  # only row 0 of the gradient wrong
+    j = j.copy()
+    j[0] += 0.5
+    return j
+
+
+def diagonal_wrong(j):
+    j = j.copy()
+    j[np.diag_indices(min(j.shape))] *= 1.5
+    return j
+
+
+def one_wrong(j):
+    j = j.copy()
+    j.flat[1] += 1e-3
+    return j
+
+
+# expr, wrt, point (at= or shapes=), claim, the diagnosis it must get
+WRONG = [
+    (F, "z", SEED_AT, "A", "missing-term"),
+    (F, "z", SEED_AT, "A + 2", "extra-term"),
+    (F, "z", SEED_AT, "-(A + 1)", "sign"),
+    (F, "z", SEED_AT, "2*(A + 1)", "factor"),
+    (F, "z", SEED_AT, "(A + 1)/2", "factor"),
+    ("sum(" + F + ")", "z", SEED_AT, "A", "missing-term"),
+    ("sum(" + F + ")", "z", SEED_AT, "-A - 1", "sign"),
+    ("sum(" + F + ")", "z", SEED_AT, "3*A + 3", "factor"),
+    ("sum(σ(x·W + b))", "W", DENSE, "x.T @ σ(x@W+b)", "activation"),
+    ("sum(σ(x·W + b))", "W", DENSE, f"-x.T @ ({S})", "sign"),
+    ("sum(σ(x·W + b))", "W", DENSE, f"2 * x.T @ ({S})", "factor"),
+    ("sum(σ(x·W + b))", "W", DENSE, f"(x.T @ ({S})).T", "transposed"),
+    ("sum(σ(x·W + b))", "b", DENSE, "ones(1,3) @ σ(x@W+b)", "activation"),
+    ("sum(σ(x·W + b))", "b", DENSE, f"-ones(1,3) @ ({S})", "sign"),
+    ("sum(σ(x·W + b))", "W", DENSE, row_wrong, "entries"),
+    ("sum(σ(x·W + b))", "W", DENSE, one_wrong, "entries"),
+    ("sum(tanh(x @ W))", "W", DENSE, "x.T @ tanh(x@W)", "activation"),
+    ("sum(tanh(x @ W))", "W", DENSE, "-x.T @ (1 - tanh(x@W)**2)", "sign"),
+    ("sum(relu(x @ W + 3))", "W", DENSE, "x.T @ relu(x@W + 3)", "activation"),
+    ("sum(sin(x @ W))", "W", DENSE, "x.T @ sin(x@W)", "activation"),
+    ("x.T @ A @ x", "x", QUAD, "A @ x", "factor"),
+    ("x.T @ A @ x", "x", QUAD, "-2 * A @ x", "sign"),
+    ("x.T @ A @ x", "x", QUAD, "4 * A @ x", "factor"),
+    ("x.T @ A @ x", "x", QUAD, row_wrong, "entries"),
+    ("trace(A @ X)", "X", SQ, "A", "transposed"),
+    ("trace(A @ X)", "X", SQ, "-A.T", "sign"),
+    ("trace(X @ X)", "X", SQ, "2*X", "transposed"),
+    ("trace(X @ X)", "X", SQ, "X.T", "factor"),
+    ("trace(X.T @ A @ X)", "X", SQ, "2 * A @ X", "unexplained"),
+    ("det(X)", "X", SQ, "det(X) * inv(X)", "transposed"),
+    ("det(X)", "X", SQ, "-det(X) * inv(X).T", "sign"),
+    ("det(X)", "X", SQ, "2 * det(X) * inv(X).T", "factor"),
+    ("logdet(X)", "X", SQ, "inv(X)", "transposed"),
+    ("logdet(X)", "X", SQ, "-inv(X).T", "sign"),
+    ("sum(inv(X))", "X", SQ, "inv(X).T @ ones(2,2) @ inv(X).T", "sign"),
+    ("sum(inv(X))", "X", SQ, diagonal_wrong, "entries"),
+    ("-sum(Y * log(softmax(Z)))", "Z", CE, "Y - softmax(Z)", "sign"),
+    ("-sum(Y * log(softmax(Z)))", "Z", CE, "softmax(Z)", "missing-term"),
+    ("-sum(Y * log(softmax(Z)))", "Z", CE, "2*(softmax(Z) - Y)", "factor"),
+    ("sum(x * y)", "x", XY, "ones(2,2) @ y.T", "product"),
+    ("sum(x @ y)", "x", XY, "y", "product"),
+    ("sum(x @ y)", "x", XY, "-ones(2,2) @ y.T", "sign"),
+    (STACKED, "w_0", NET, "-w_1.T @ x.T", "sign"),
+    (STACKED, "w_0", NET, "2 * w_1.T @ x.T", "factor"),
+    (STACKED, "b_1", NET, "2", "factor"),
+]
+
+RIGHT = [
+    (F, "z", SEED_AT, "A + 1"),
+    ("sum(σ(x·W + b))", "W", DENSE, f"x.T @ ({S})"),
+    ("x.T @ A @ x", "x", QUAD, "2 * A @ x"),
+    ("trace(A @ X)", "X", SQ, "A.T"),
+    ("det(X)", "X", SQ, "det(X) * inv(X).T"),
+    ("-sum(Y * log(softmax(Z)))", "Z", CE, "softmax(Z) - Y"),
+    ("sum(x @ y)", "x", XY, "ones(2,2) @ y.T"),
+    (STACKED, "w_0", NET, "w_1.T @ x.T"),
+]
+
+
+def _check(expr, wrt, point, claim):
+    where = {"shapes": point} if point is DENSE else {"at": point}
+    if callable(claim):
+        claim = claim(gradcheck.jacobian(expr, wrt=wrt, **where))
+    return gradcheck.check(expr, wrt=wrt, expect=claim, **where)
+
+
+def _diagnoses():
+    return [(row, _check(*row[:4])) for row in WRONG]
+
+
+def test_the_table_is_large_enough():
+    assert len(WRONG) >= 40
+
+
+def _id(row):
+    claim = row[3] if isinstance(row[3], str) else row[3].__name__
+    return f"{row[0]}|{claim}"
+
+
+@pytest.mark.parametrize("row", WRONG, ids=[_id(r) for r in WRONG])
+def test_no_wrong_claim_is_called_right(row):
+    r = _check(*row[:4])
+    assert not r.passed and r[row[1]].diagnosis is not None
+
+
+def test_at_least_90_percent_are_named_correctly():
+    results = _diagnoses()
+    named = [(row[4], r[row[1]].diagnosis.kind) for row, r in results]
+    right = sum(want == got for want, got in named)
+    misses = [(row[0], row[3], want, got) for (row, _), (want, got) in zip(results, named,
+                                                                         strict=True)
+              if want != got]
+    assert right / len(named) >= 0.9, misses
+
+
+@pytest.mark.parametrize("row", RIGHT, ids=[r[0] + "|" + r[3] for r in RIGHT])
+def test_a_right_claim_gets_no_diagnosis(row):
+    r = _check(*row)
+    assert r.passed and r[row[1]].diagnosis is None
+
+
+def test_the_diagnosis_is_in_the_report_and_the_json():
+    r = gradcheck.check(F, wrt="z", at=SEED_AT, expect="A")
+    assert "diagnosis: missing the term from `+ z`" in str(r)
+    assert r.to_dict()["gradients"][0]["diagnosis"]["kind"] == "missing-term"
