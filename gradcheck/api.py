@@ -65,9 +65,11 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
         expect: the claimed derivative: an expression string, an array, or
             a callable taking the variables as keyword arguments and
             returning an array; or a dict of them by variable name.
-        atol, rtol: an entry agrees when the difference is at most
-            ``atol + rtol·|exact| + 2.3e-13·max|exact|`` (plus the numeric
-            error bound when the numeric estimate is involved).
+        atol: absolute tolerance. An entry agrees when the difference is
+            at most ``atol + rtol·|exact|`` plus a rounding floor of
+            2.3e-13 times the largest |exact| in its row or column (plus the
+            numeric error bound when the numeric estimate is involved).
+        rtol: relative tolerance (see atol).
         method: how the numeric engine differentiates: ``auto`` (the
             complex step where every operation allows it, else
             ``richardson``), ``complex``, ``richardson``, ``central``,
