@@ -134,9 +134,9 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything the text report shows, as JSON-ready data."""
-        from . import report
+        from . import export
 
-        return report.as_dict(self)
+        return export.as_dict(self)
 
     def __str__(self) -> str:
         return self.report()
