@@ -23,8 +23,15 @@ import sympy
 
 from . import claims, numeric, symbolic
 from .compare import compare, compare_directions
-from .diagnose import diagnose
-from .errors import ClaimError, DomainError, GradientMismatch, OptionError, suggest
+from .diagnose import Diagnosis, diagnose
+from .errors import (
+    ClaimError,
+    DomainError,
+    GradientMismatch,
+    LimitError,
+    OptionError,
+    suggest,
+)
 from .evaluate import OutOfDomain, evaluate
 from .limits import TIMEOUT, Budget
 from .parser import parse
@@ -310,12 +317,14 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
                     comparison=comparison, evaluations=est.evaluations,
                     methods=tuple(sorted(set(est.methods.flat))), undefined=est.undefined,
                     diagnosis=_diagnosis(problem, name, exact, claimed, comparison, atol, rtol,
-                                         budget))
+                                         budget, jac, claim, form))
 
 
 def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
-               comparison: Any, atol: float, rtol: float, budget: Budget) -> Any:
-    """Which usual mistake explains a wrong claim (only when there is one)."""
+               comparison: Any, atol: float, rtol: float, budget: Budget, jac: Any = None,
+               claim: Any = None, form: str | None = None) -> Any:
+    """Which usual mistake explains a wrong claim (only when there is one),
+    with the simplified difference exact − claimed for a claim written as text."""
     if claimed is None or not any(m.kind == "claim" for m in comparison.mismatches):
         return None
     shapes = {n: v.shape for n, v in problem.values.items()}
@@ -327,8 +336,53 @@ def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
         values, _ = _exact(_Problem(text, typed, problem.values, problem.drawn), name)
         return symbolic.to_float(values)
 
-    with budget.section("the diagnosis"):
-        return diagnose(problem.typed, name, exact, claimed, jacobian_of, atol=atol, rtol=rtol)
+    # A diagnosis is extra: it gets a share of the budget, and running out
+    # of it ends the diagnosis, never the check.
+    own = Budget(min(budget.left, DIAGNOSIS_TIME))
+    try:
+        with own.section("the diagnosis"):
+            found = diagnose(problem.typed, name, exact, claimed, jacobian_of, atol=atol,
+                             rtol=rtol)
+            if isinstance(claim, str) and jac is not None and form in ("gradient",
+                                                                       "elementwise"):
+                found = dataclasses.replace(found, difference=_difference(
+                    problem, name, jac, claim, form))
+    except LimitError:
+        return Diagnosis("unexplained", f"no diagnosis: looking for one took longer than "
+                                        f"{own.total:g} s")
+    finally:
+        budget.left -= own.total - own.left
+    return found
+
+
+DIAGNOSIS_TIME = 10.0  # seconds of symbolic work a diagnosis may take
+
+
+MAX_DIFFERENCE = 9  # entries of a symbolic difference shown in full
+
+
+def _difference(problem: _Problem, name: str, jac: Any, claim: str, form: str) -> str | None:
+    """exact − claimed as simplified expressions in the entries of w, where
+    that is short: one value for every entry, or a small matrix."""
+    w_shape = problem.values[name].shape
+    env: dict[str, sympy.MatrixBase] = {n: v.exact for n, v in problem.values.items()}
+    env[name] = symbolic.symbols(name, w_shape)
+    typed = infer(parse(claim), {n: v.shape for n, v in problem.values.items()}, text=claim)
+    c = symbolic.build(typed.tree, env)
+    rows, cols = w_shape
+    if form == "elementwise":
+        truth = sympy.Matrix(rows, cols, lambda i, j: jac[i, j, i, j])
+    else:
+        truth = sympy.Matrix(jac)
+    diff = [truth[i, j] - c[i % c.rows, j % c.cols] for i in range(rows) for j in range(cols)]
+    if any(d.has(sympy.Function) for d in diff):
+        return None  # transcendental: simplifying may take long and say little
+    diff = [sympy.cancel(d) for d in diff]
+    if all(d == diff[0] for d in diff):
+        return f"{diff[0]} in every entry"
+    if len(diff) <= MAX_DIFFERENCE:
+        return str(sympy.Matrix(rows, cols, diff).tolist())
+    return None
 
 
 def _finite(a: np.ndarray, name: str, what: str, cls: type[DomainError] | type[ClaimError],

@@ -42,6 +42,7 @@ class Diagnosis:
 
     kind: str
     sentence: str
+    difference: str | None = None  # exact − claimed, simplified, for a claim written as text
 
 
 # Activation -> its antiderivative, written in the language with {u} for the

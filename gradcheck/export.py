@@ -68,8 +68,9 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
                        "left": _float(u.left), "right": _float(u.right), "where": u.where}
                       for u in g.undefined],
         "passed": g.passed,
-        "diagnosis": None if g.diagnosis is None else {"kind": g.diagnosis.kind,
-                                                        "sentence": g.diagnosis.sentence},
+        "diagnosis": None if g.diagnosis is None else {
+            "kind": g.diagnosis.kind, "sentence": g.diagnosis.sentence,
+            "difference": g.diagnosis.difference},
         "mismatches": [{
             "entry": entry_label(r, m), "index": list(m.index), "kind": m.kind,
             "exact": _float(m.exact), "numeric": _float(m.numeric), "claimed": _float(m.claimed),

@@ -116,6 +116,8 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
         lines += ["", *_mismatch_table(r, g)]
     if g.diagnosis is not None:
         lines.append(f"  diagnosis: {g.diagnosis.sentence}")
+        if g.diagnosis.difference is not None:
+            lines.append(f"  exact - claimed = {g.diagnosis.difference}")
     return lines
 
 

@@ -147,3 +147,21 @@ def test_the_diagnosis_is_in_the_report_and_the_json():
     r = gradcheck.check(F, wrt="z", at=SEED_AT, expect="A")
     assert "diagnosis: missing the term from `+ z`" in str(r)
     assert r.to_dict()["gradients"][0]["diagnosis"]["kind"] == "missing-term"
+
+
+def test_the_symbolic_difference_of_a_claim_written_as_text():
+    r = gradcheck.check(F, wrt="z", at=SEED_AT, expect="A")
+    assert r["z"].diagnosis.difference == "1 in every entry"
+    assert "exact - claimed = 1 in every entry" in str(r)
+    q = gradcheck.check("x.T @ A @ x", wrt="x", at={"x": [[1.0], [-2.0]], "A": [[2, 1], [1, 3]]},
+                        expect="A @ x")["x"].diagnosis
+    assert q.kind == "factor" and q.difference == "[[2*x[0,0] + x[1,0]], [x[0,0] + 3*x[1,0]]]"
+
+
+def test_a_diagnosis_that_runs_out_of_time_never_ends_the_check(monkeypatch):
+    from gradcheck import api
+
+    monkeypatch.setattr(api, "DIAGNOSIS_TIME", 1e-4)
+    r = gradcheck.check("sum(inv(W) @ x)", wrt="W", shapes={"W": (3, 3), "x": (3, 1)},
+                        expect="W")
+    assert not r.passed and r["W"].diagnosis.sentence.startswith("no diagnosis: looking for")
