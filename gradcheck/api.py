@@ -23,7 +23,7 @@ import sympy
 
 from . import claims, numeric, symbolic
 from .compare import compare, compare_directions
-from .diagnose import Diagnosis, diagnose
+from .diagnose import Diagnosis, diagnose, difference
 from .errors import (
     ClaimError,
     DomainError,
@@ -358,8 +358,6 @@ def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
 DIAGNOSIS_TIME = 10.0  # seconds of symbolic work a diagnosis may take
 
 
-MAX_DIFFERENCE = 9  # entries of a symbolic difference shown in full
-
 
 def _difference(problem: _Problem, name: str, jac: Any, claim: str, form: str) -> str | None:
     """exact − claimed as simplified expressions in the entries of w, where
@@ -370,19 +368,9 @@ def _difference(problem: _Problem, name: str, jac: Any, claim: str, form: str) -
     typed = infer(parse(claim), {n: v.shape for n, v in problem.values.items()}, text=claim)
     c = symbolic.build(typed.tree, env)
     rows, cols = w_shape
-    if form == "elementwise":
-        truth = sympy.Matrix(rows, cols, lambda i, j: jac[i, j, i, j])
-    else:
-        truth = sympy.Matrix(jac)
-    diff = [truth[i, j] - c[i % c.rows, j % c.cols] for i in range(rows) for j in range(cols)]
-    if any(d.has(sympy.Function) for d in diff):
-        return None  # transcendental: simplifying may take long and say little
-    diff = [sympy.cancel(d) for d in diff]
-    if all(d == diff[0] for d in diff):
-        return f"{diff[0]} in every entry"
-    if len(diff) <= MAX_DIFFERENCE:
-        return str(sympy.Matrix(rows, cols, diff).tolist())
-    return None
+    truth = sympy.Matrix(rows, cols, lambda i, j: jac[i, j, i, j]) if form == "elementwise" \
+        else sympy.Matrix(jac)
+    return difference(truth, c)
 
 
 def _finite(a: np.ndarray, name: str, what: str, cls: type[DomainError] | type[ClaimError],

@@ -24,13 +24,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import sympy
 
 from .compare import compare
 from .errors import GradcheckError
 from .shapes import Typed
 from .tree import Call, Node, Var, render, walk
 
-__all__ = ["Diagnosis", "diagnose"]
+__all__ = ["Diagnosis", "diagnose", "difference"]
+
+MAX_DIFFERENCE = 9  # entries of a symbolic difference shown in full
 
 
 @dataclass(frozen=True)
@@ -219,3 +222,25 @@ def _pattern(exact: np.ndarray, claimed: np.ndarray, f_shape: tuple[int, int], w
     entries = ", ".join(str(list(i)) for i in bad[:6]) + (" …" if len(bad) > 6 else "")
     return Diagnosis("entries", f"only {len(bad)} of {total} entries are wrong{where}: "
                                 f"{entries}")
+
+
+def difference(truth: sympy.MatrixBase, claimed: sympy.MatrixBase) -> str | None:
+    """exact − claimed, simplified, where that is short: one value for every
+    entry, or a small matrix; None for transcendental entries (simplifying
+    them may take long and say little). ``claimed`` may broadcast.
+
+    >>> z = sympy.Symbol("z")
+    >>> difference(sympy.Matrix([[2 * z + 1, 3]]), sympy.Matrix([[2 * z, 2]]))
+    '1 in every entry'
+    """
+    rows, cols = truth.shape
+    diff = [truth[i, j] - claimed[i % claimed.rows, j % claimed.cols]
+            for i in range(rows) for j in range(cols)]
+    if any(d.has(sympy.Function) for d in diff):
+        return None
+    diff = [sympy.cancel(d) for d in diff]
+    if all(d == diff[0] for d in diff):
+        return f"{diff[0]} in every entry"
+    if len(diff) <= MAX_DIFFERENCE:
+        return str(sympy.Matrix(rows, cols, diff).tolist())
+    return None
