@@ -36,6 +36,7 @@ from .evaluate import OutOfDomain, evaluate
 from .limits import TIMEOUT, Budget
 from .parser import parse
 from .points import Value, draw, kink_margin, parse_shape, to_value
+from .report import label
 from .result import CheckResult, Directions, Gradient
 from .shapes import Typed, infer
 from .tree import render
@@ -145,6 +146,16 @@ def jacobian(expr: str, *, wrt: str | None = None, at: Mapping[str, Any] | None 
         return symbolic.to_float(exact)
 
 
+def exact_jacobians(expr: str, at: Mapping[str, Any], names: list[str],
+                    timeout: float = TIMEOUT) -> dict[str, np.ndarray]:
+    """The exact Jacobians by each of ``names`` at one point, prepared once
+    (for :func:`gradcheck.check_function` with ``expr=``)."""
+    budget = _budget(timeout)
+    problem = _prepare(expr, at, None, 0, budget)
+    with budget.section("the exact derivative"):
+        return {n: symbolic.to_float(_exact(problem, n)[0]) for n in names}
+
+
 def derivative(expr: str, *, wrt: str | None = None,
                shapes: Mapping[str, Any] | None = None, timeout: float = TIMEOUT) -> Any:
     """The derivative as SymPy expressions over the element symbols ``w[k,l]``.
@@ -177,9 +188,9 @@ def _budget(timeout: float) -> Budget:
 
 
 def _check_tolerances(atol: float, rtol: float) -> None:
-    for label, v in (("atol", atol), ("rtol", rtol)):
+    for which, v in (("atol", atol), ("rtol", rtol)):
         if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
-            raise OptionError(f"{label} must be a finite number >= 0, got {v!r}")
+            raise OptionError(f"{which} must be a finite number >= 0, got {v!r}")
 
 
 def _prepare(expr: str, at: Mapping[str, Any] | None, shapes: Mapping[str, Any] | None,
@@ -303,21 +314,24 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
                   claim_text=claim if isinstance(claim, str) else None)
     try:
         if directions is not None:
-            return _by_directions(problem, name, exact, claimed, atol, rtol, method,
-                                  directions, seed, common)
-        est = numeric.jacobian(typed.tree, name, _env(problem), method)
+            gradient = _by_directions(problem, name, exact, claimed, atol, rtol, method,
+                                      directions, seed, common)
+        else:
+            est = numeric.jacobian(typed.tree, name, _env(problem), method)
+            undefined = np.zeros(exact.shape, dtype=bool)
+            for u in est.undefined:
+                undefined[u.index] = True
+            comparison = compare(exact, est.value, est.error, claimed, atol=atol, rtol=rtol,
+                                 variable=name, skip=undefined)
+            gradient = Gradient(**common, numeric=est.value, numeric_error=est.error,
+                                comparison=comparison, evaluations=est.evaluations,
+                                methods=tuple(sorted(set(est.methods.flat))),
+                                undefined=est.undefined)
     except OutOfDomain as e:
         raise _domain_error(problem.text, e, "finite differences step ") from None
-    undefined = np.zeros(exact.shape, dtype=bool)
-    for u in est.undefined:
-        undefined[u.index] = True
-    comparison = compare(exact, est.value, est.error, claimed, atol=atol, rtol=rtol,
-                         variable=name, skip=undefined)
-    return Gradient(**common, numeric=est.value, numeric_error=est.error,
-                    comparison=comparison, evaluations=est.evaluations,
-                    methods=tuple(sorted(set(est.methods.flat))), undefined=est.undefined,
-                    diagnosis=_diagnosis(problem, name, exact, claimed, comparison, atol, rtol,
-                                         budget, jac, claim, form))
+    return dataclasses.replace(gradient, diagnosis=_diagnosis(
+        problem, name, exact, claimed, gradient.comparison, atol, rtol, budget, jac, claim,
+        form))
 
 
 def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
@@ -358,7 +372,6 @@ def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
 DIAGNOSIS_TIME = 10.0  # seconds of symbolic work a diagnosis may take
 
 
-
 def _difference(problem: _Problem, name: str, jac: Any, claim: str, form: str) -> str | None:
     """exact − claimed as simplified expressions in the entries of w, where
     that is short: one value for every entry, or a small matrix."""
@@ -378,17 +391,10 @@ def _finite(a: np.ndarray, name: str, what: str, cls: type[DomainError] | type[C
     """NaN and inf are reported with their entries, never compared."""
     bad = np.argwhere(~np.isfinite(a))
     if bad.size:
-        entries = ", ".join(
-            _entry_name(tuple(int(v) for v in i), name) for i in bad[:4])
+        entries = ", ".join(label(tuple(int(v) for v in i), name) for i in bad[:4])
         more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
         raise cls(f"{what} is not finite", detail=f"{a[tuple(bad[0])]} at {entries}{more}",
                   hint=hint)
-
-
-def _entry_name(idx: tuple[int, ...], name: str) -> str:
-    if len(idx) == 2:
-        return f"∂f/∂{name}[{idx[0]},{idx[1]}]"
-    return f"∂f[{idx[0]},{idx[1]}]/∂{name}[{idx[2]},{idx[3]}]"
 
 
 def _env(problem: _Problem) -> dict[str, np.ndarray]:
@@ -417,8 +423,6 @@ def _by_directions(problem: _Problem, name: str, exact: np.ndarray, claimed: Any
     where = np.flatnonzero(defined)  # number the projections as drawn
     bad = tuple(dataclasses.replace(m, index=(int(where[m.index[0]]),)) for m in bad)
     diffs = np.abs(exact_p - numeric_p)[defined]
-    diagnosis = _diagnosis(problem, name, exact, claimed, comparison, atol, rtol,
-                           Budget(TIMEOUT))
     comparison = dataclasses.replace(
         comparison, mismatches=bad + comparison.mismatches,
         max_abs_diff=float(diffs.max(initial=0.0)),
@@ -426,5 +430,5 @@ def _by_directions(problem: _Problem, name: str, exact: np.ndarray, claimed: Any
     return Gradient(**common, numeric=None, numeric_error=None, comparison=comparison,
                     evaluations=calls, methods=(numeric.resolve_method(problem.typed.tree,
                                                                        method),),
-                    directions=dirs, diagnosis=diagnosis)
+                    directions=dirs)
 

@@ -15,10 +15,10 @@ import click
 from . import __version__, api, numeric
 from .errors import GradcheckError, OptionError
 from .limits import TIMEOUT
-from .points import parse_shape
+from .parser import NAME_PATTERN
+from .points import SHAPE, parse_shape
 
-_NAME = re.compile(r"^\s*((?!ᵀ)[^\W\d](?:(?!ᵀ)\w)*)\s*=(.*)$", re.DOTALL)
-_SHAPE = re.compile(r"^\s*\d+\s*[x×,]\s*\d+\s*$")
+_NAME = re.compile(rf"^\s*({NAME_PATTERN})\s*=(.*)$", re.DOTALL)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,7 +93,7 @@ def _lets(lets: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
         name, value = m.group(1), m.group(2)
         if name in at or name in shapes:
             raise OptionError(f"--let gives '{name}' twice", hint="give each name once")
-        if _SHAPE.match(value):
+        if SHAPE.match(value):
             shapes[name] = parse_shape(value, name)
         else:
             at[name] = value

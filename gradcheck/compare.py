@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SCALE", "Comparison", "Mismatch", "compare", "compare_directions", "rounding_floor"]
+__all__ = ["SCALE", "Comparison", "Mismatch", "bound_name", "compare", "compare_directions",
+           "rounding_floor"]
 
 SCALE = 2.0**10 * float(np.finfo(np.float64).eps)  # ≈ 2.3e-13, relative to max|exact|
 
@@ -87,7 +88,7 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
             out[idx] = Mismatch(variable, idx, "engines", float(exact[idx]), float(numeric[idx]),
                                 None if claimed is None else float(claimed[idx]),
                                 float(diff[idx]), float(terms.sum(axis=0)[idx]),
-                                _bound(terms, idx))
+                                bound_name(terms, idx))
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(exact != 0, diff / np.abs(exact), 0.0)
         max_abs, max_rel = _max(diff[keep]), _max(rel[keep])
@@ -101,7 +102,7 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
             out[idx] = Mismatch(variable, idx, "claim",
                                 None if exact is None else float(exact[idx]), float(shown[idx]),
                                 float(claimed[idx]), float(cdiff[idx]),
-                                float(terms.sum(axis=0)[idx]), _bound(terms, idx))
+                                float(terms.sum(axis=0)[idx]), bound_name(terms, idx))
         claim_error = _max(cdiff[keep])
     mismatches = tuple(out[k] for k in sorted(out))
     return Comparison(mismatches, max_abs, max_rel, claim_error, int(ref.size))
@@ -133,11 +134,12 @@ def compare_directions(exact: np.ndarray, numeric: np.ndarray, error: np.ndarray
     tol = terms.sum(axis=0)
     diff = np.abs(exact - numeric)
     return tuple(Mismatch(variable, (int(k),), "direction", float(exact[k]), float(numeric[k]),
-                          None, float(diff[k]), float(tol[k]), _bound(terms, (int(k),)))
+                          None, float(diff[k]), float(tol[k]), bound_name(terms, (int(k),)))
                  for k in np.flatnonzero(~(diff <= tol)))
 
 
-def _bound(terms: np.ndarray, idx: tuple[int, ...]) -> str:
+def bound_name(terms: np.ndarray, idx: tuple[int, ...]) -> str:
+    """The largest term of a tolerance (atol, rtol, scale, fd stacked) at an entry."""
     at_entry = [float(t[idx]) for t in terms]
     return ("atol", "rtol", "scale", "fd")[int(np.argmax(at_entry))]
 

@@ -74,7 +74,7 @@ def diagnose(typed: Typed, wrt: str, exact: np.ndarray, claimed: np.ndarray,
         return not c.mismatches
 
     def differs(candidate: np.ndarray) -> bool:  # a mistake that changes nothing names nothing
-        return not compare(exact, None, None, candidate, atol=atol, rtol=rtol).mismatches == ()
+        return bool(compare(exact, None, None, candidate, atol=atol, rtol=rtol).mismatches)
 
     if np.abs(exact).max(initial=0.0) > 0 and explains(-exact):
         return Diagnosis("sign", "the sign is flipped: the claim is minus the derivative")

@@ -60,6 +60,7 @@ class Trace:
     kinks: list[Kink] = field(default_factory=list)
     amplification: float = 1.0
     imag: float = 0.0
+    conditioning: bool = False  # measure amplification (an SVD per matrix op: not per probe)
 
 
 def evaluate(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -77,9 +78,11 @@ def kinks(tree: Node, env: Mapping[str, np.ndarray]) -> list[Kink]:
     return [k for k in evaluate_traced(tree, env)[1].kinks if k.is_kink]
 
 
-def evaluate_traced(tree: Node, env: Mapping[str, np.ndarray]) -> tuple[np.ndarray, Trace]:
-    """The value and what the evaluation met (kinks, conditioning), in one pass."""
-    trace = Trace()
+def evaluate_traced(tree: Node, env: Mapping[str, np.ndarray], *,
+                    conditioning: bool = False) -> tuple[np.ndarray, Trace]:
+    """The value and what the evaluation met (kinks, and with
+    ``conditioning`` the amplification), in one pass."""
+    trace = Trace(conditioning=conditioning)
     return _eval(tree, env, trace), trace
 
 
@@ -112,7 +115,7 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], trace: Trace | None) -> np.
             raise OutOfDomain(node, (i, j), value, op.domain_text)
     if trace is not None and op.kink is not None:
         trace.kinks.append(Kink(node, args[0].real - op.kink))
-    if trace is not None and op.condition is not None:
+    if trace is not None and trace.conditioning and op.condition is not None:
         with np.errstate(all="ignore"):
             trace.amplification = max(trace.amplification, op.condition(*args))
     if trace is not None and op.pole is not None:

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .report import _entries, _label, entry_label
+from .report import _entries, entry_label, label
 from .result import CheckResult, Gradient
+from .symbolic import entries
 
 __all__ = ["as_dict", "latex"]
 
@@ -64,7 +65,7 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
         "max_claim_error": None if c.max_claim_error is None else _float(c.max_claim_error),
         "evaluations": g.evaluations,
         "methods": list(g.methods),
-        "undefined": [{"entry": _label(u.index, g.name), "index": list(u.index),
+        "undefined": [{"entry": label(u.index, g.name), "index": list(u.index),
                        "left": _float(u.left), "right": _float(u.right), "where": u.where}
                       for u in g.undefined],
         "passed": g.passed,
@@ -72,7 +73,7 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
             "kind": g.diagnosis.kind, "sentence": g.diagnosis.sentence,
             "difference": g.diagnosis.difference},
         "mismatches": [{
-            "entry": entry_label(r, m), "index": list(m.index), "kind": m.kind,
+            "entry": entry_label(m), "index": list(m.index), "kind": m.kind,
             "exact": _float(m.exact), "numeric": _float(m.numeric), "claimed": _float(m.claimed),
             "error": _float(m.error), "tolerance": _float(m.tolerance), "bound": m.bound}
             for m in g.mismatches],
@@ -80,7 +81,7 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
 
 
 def _exact_text(values: Any, shape: tuple[int, ...]) -> Any:
-    flat = list(values) if not hasattr(values, "rank") else list(np.array(values.tolist()).flat)
+    flat = entries(values)
     return np.array([str(e) for e in flat], dtype=object).reshape(shape).tolist()
 
 
@@ -111,7 +112,7 @@ def latex(r: CheckResult) -> str:
             out.append(f"% rows f[i,j], columns {g.name}[k,l], both in row-major order")
             lhs = rf"\frac{{\partial f}}{{\partial {g.name}}}"
             fr, fc, wr, wc = g.exact.shape
-            m = sympy.Matrix(fr * fc, wr * wc, list(np.array(exact.tolist()).flat))
+            m = sympy.Matrix(fr * fc, wr * wc, entries(exact))
         out.append(f"{lhs} = {_bmatrix(m)}")
         if g.claimed is not None and not g.passed:
             claim = f" ({g.claim_text})" if g.claim_text else ""

@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import api, numeric, symbolic
-from .compare import SCALE, Mismatch
+from .compare import SCALE, Mismatch, bound_name, compare
 from .errors import ClaimError, GradientMismatch, OptionError, suggest
 from .evaluate import Trace
 from .parser import parse
@@ -283,16 +284,11 @@ def _exact(expr: str, inputs: Mapping[str, np.ndarray], names: list[str], out: n
                          f"{exact_f.shape[0]}×{exact_f.shape[1]}",
                          hint="expr must compute the same values as forward")
     exact_f = exact_f.reshape(out.shape)
-    mismatches = []
-    tol = atol + rtol * np.abs(exact_f) + SCALE * np.abs(exact_f).max(initial=0.0)
-    for i in map(tuple, np.argwhere(~(np.abs(out - exact_f) <= tol))):
-        mismatches.append(Mismatch("f", tuple(map(int, i)), "forward", float(exact_f[i]),
-                                   float(out[i]), float(out[i]), float(abs(out[i] - exact_f[i])),
-                                   float(tol[i]), "rtol"))
-    jac = {}
-    for n in names:
-        j = api.jacobian(expr, wrt=n, at=values)
-        jac[n] = j.reshape(out.shape + inputs[n].shape)
+    forward = compare(exact_f, None, None, out, atol=atol, rtol=rtol, variable="f")
+    mismatches = [dataclasses.replace(m, kind="forward", numeric=float(out[m.index]))
+                  for m in forward.mismatches]
+    exact = api.exact_jacobians(expr, values, names)
+    jac = {n: exact[n].reshape(out.shape + inputs[n].shape) for n in names}
     return jac, mismatches
 
 
@@ -310,7 +306,6 @@ def _judge(name: str, k: int, u: np.ndarray, jac: np.ndarray, err: np.ndarray,
     tol = terms.sum(axis=0)
     judged = np.ones(ref.shape, dtype=bool) if mask is None else mask
     return [Mismatch(name, tuple(map(int, i)), "backward", float(ref[i]), float(ref[i]),
-                     float(got[i]), float(diff[i]), float(tol[i]),
-                     ("atol", "rtol", "scale", "fd")[int(np.argmax(terms[(slice(None), *i)]))],
+                     float(got[i]), float(diff[i]), float(tol[i]), bound_name(terms, i),
                      upstream=k)
             for i in map(tuple, np.argwhere(~(diff <= tol) & judged))], diff

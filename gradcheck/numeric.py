@@ -80,7 +80,7 @@ def resolve_method(tree: Node, method: str) -> str:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     if method != "auto":
         return method
-    calls = [n for n in _nodes(tree) if isinstance(n, Call)]
+    calls = [n for n in walk(tree) if isinstance(n, Call)]
     return "complex" if all(ops.OPS[c.op].complex_step for c in calls) else "richardson"
 
 
@@ -93,7 +93,8 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
             leaves it.
     """
     est = jacobian_of(_tree_function(tree, env, wrt), np.asarray(env[wrt], dtype=np.float64),
-                      resolve_method(tree, method), tree=tree)
+                      resolve_method(tree, method), tree=tree,
+                      amplification=_amplification(tree, env))
     if est.value.shape[:2] == (1, 1) and est.value.ndim == 4:  # a 1×1 f: the gradient
         undefined = tuple(Undefined(u.index[2:], u.left, u.right, u.where)
                           for u in est.undefined)
@@ -105,6 +106,33 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
 Function = Callable[[np.ndarray], tuple[np.ndarray, Trace]]
 
 
+def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:
+    """The conditioning of the evaluation at the point, measured once."""
+    return evaluate_traced(tree, env, conditioning=True)[1].amplification
+
+
+def _start(fn: Function, w0: np.ndarray, tree: Node | None,
+           amplification: float = 1.0) -> tuple[_Probe, list[Kink]]:
+    """A probe at w0, and the kinks that sit exactly at w0."""
+    f0, trace0 = fn(w0)
+    on_kink = [k for k in trace0.kinks if k.is_kink and (k.offset == 0).any()]
+    return _Probe(fn, w0, f0, trace0, tree, amplification), on_kink
+
+
+def _unit(shape: tuple[int, ...], index: tuple[int, ...]) -> np.ndarray:
+    d = np.zeros(shape)
+    d[index] = 1.0
+    return d
+
+
+def _jumps(right: np.ndarray, err_r: np.ndarray, left: np.ndarray,
+           err_l: np.ndarray) -> np.ndarray:
+    """Where one-sided derivatives differ beyond their bounds: not differentiable."""
+    jump: np.ndarray = np.abs(right - left) > err_r + err_l + 1e-8 * np.maximum(
+        np.abs(right), np.abs(left))
+    return jump
+
+
 def _tree_function(tree: Node, env: Mapping[str, np.ndarray], wrt: str) -> Function:
     def f(w: np.ndarray) -> tuple[np.ndarray, Trace]:
         return evaluate_traced(tree, {**env, wrt: w})
@@ -113,15 +141,16 @@ def _tree_function(tree: Node, env: Mapping[str, np.ndarray], wrt: str) -> Funct
 
 
 def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None = None,
-                mask: np.ndarray | None = None) -> Estimate:
+                mask: np.ndarray | None = None, amplification: float = 1.0) -> Estimate:
     """Estimate the Jacobian of ``fn`` at ``w0`` (any shapes): ``value[..., i]``
     is ∂f/∂w[i]. Entries where ``mask`` is False are fixed: not perturbed,
-    their columns 0 with bound 0. ``tree`` names kinks in messages."""
+    their columns 0 with bound 0. ``tree`` names kinks in messages;
+    ``amplification`` scales the rounding bounds. ``auto`` is Richardson here:
+    an arbitrary function need not accept complex numbers."""
     if method == "auto":
         method = "richardson"
-    f0, trace0 = fn(w0)
-    on_kink = [k for k in trace0.kinks if k.is_kink and (k.offset == 0).any()]
-    probe = _Probe(fn, w0, f0, trace0, tree)
+    probe, on_kink = _start(fn, w0, tree, amplification)
+    f0 = probe.f0
     value = np.zeros(f0.shape + w0.shape)
     error = np.zeros_like(value)
     steps = np.zeros(w0.shape)
@@ -131,10 +160,8 @@ def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None 
     for i in np.ndindex(w0.shape):
         if mask is not None and not mask[i]:
             continue
-        d = np.zeros(w0.shape)
-        d[i] = 1.0
         jumps: list[Jump] = []
-        col = _derivative(probe, d, method, on_kink, jumps)
+        col = _derivative(probe, _unit(w0.shape, i), method, on_kink, jumps)
         value[(*lead, *i)], error[(*lead, *i)], steps[i], methods[i] = col
         undefined += [Undefined((*j, *i), left, right, where) for j, left, right, where in jumps]
     return Estimate(value, error, steps, methods, probe.calls, tuple(undefined))
@@ -147,14 +174,11 @@ def one_sided(fn: Function, w0: np.ndarray, index: tuple[int, ...]
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Right and left derivatives of ``fn`` along entry ``index`` of w, and
     where they differ beyond their bounds (f is not differentiable there)."""
-    f0, trace0 = fn(w0)
-    probe = _Probe(fn, w0, f0, trace0, None)
-    d = np.zeros(w0.shape)
-    d[index] = 1.0
+    probe, _ = _start(fn, w0, None)
+    d = _unit(w0.shape, index)
     right, err_r, _, _ = _real(probe, d, FORWARD)
     left, err_l, _, _ = _real(probe, d, BACKWARD)
-    jump = np.abs(right - left) > err_r + err_l + 1e-8 * np.maximum(np.abs(right), np.abs(left))
-    return right, left, jump
+    return right, left, _jumps(right, err_r, left, err_l)
 
 
 def directional(tree: Node, wrt: str, env: Mapping[str, np.ndarray], directions: np.ndarray,
@@ -165,10 +189,8 @@ def directional(tree: Node, wrt: str, env: Mapping[str, np.ndarray], directions:
     evaluations spent."""
     method = resolve_method(tree, method)
     w0 = np.asarray(env[wrt], dtype=np.float64)
-    fn = _tree_function(tree, env, wrt)
-    f0, trace0 = fn(w0)
-    on_kink = [k for k in trace0.kinks if k.is_kink and (k.offset == 0).any()]
-    probe = _Probe(fn, w0, f0, trace0, tree)
+    probe, on_kink = _start(_tree_function(tree, env, wrt), w0, tree,
+                            _amplification(tree, env))
     values, errors, defined = [], [], []
     for d in np.asarray(directions, dtype=np.float64):
         jumps: list[Jump] = []
@@ -193,13 +215,13 @@ class _Probe:
     counting evaluations and recording which side of each kink it is on."""
 
     def __init__(self, fn: Function, w0: np.ndarray, f0: np.ndarray, trace0: Trace,
-                 tree: Node | None) -> None:
+                 tree: Node | None, amplification: float) -> None:
         self.fn, self.tree, self.w0, self.f0 = fn, tree, w0, f0
         self.signs0 = _signs(trace0.kinks)
         self.calls = 1
         # Rounding bounds assume each evaluation good to a few eps of its
         # size, times this: the condition of ill-conditioned operations.
-        self.amplification = trace0.amplification
+        self.amplification = amplification
 
     def __call__(self, d: np.ndarray, t: complex) -> tuple[np.ndarray, np.ndarray, Trace]:
         self.calls += 1
@@ -348,7 +370,7 @@ def _at_kink(probe: _Probe, d: np.ndarray, on_kink: list[Kink],
                               "no one-sided stencil stays inside the domain at this kink")
         sides.append(col)
     (right, err_r, h, _), (left, err_l, _, _) = sides
-    jump = np.abs(right - left) > err_r + err_l + 1e-8 * np.maximum(np.abs(right), np.abs(left))
+    jump = _jumps(right, err_r, left, err_l)
     where = _moved_kinks(probe, d, h, on_kink)
     for idx in map(tuple, np.argwhere(jump)):
         jumps.append((tuple(map(int, idx)), float(left[idx]), float(right[idx]), where))
@@ -368,10 +390,7 @@ def _moved_kinks(probe: _Probe, d: np.ndarray, h: float, on_kink: list[Kink]) ->
 
 
 def _first_kink(probe: _Probe) -> Call:
-    calls = [n for n in (_nodes(probe.tree) if probe.tree is not None else [])
+    calls = [n for n in (walk(probe.tree) if probe.tree is not None else [])
              if isinstance(n, Call) and ops.OPS[n.op].kink is not None]
     return calls[0] if calls else Call("relu", ())
 
-
-def _nodes(tree: Node) -> list[Node]:
-    return walk(tree)

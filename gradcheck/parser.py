@@ -30,11 +30,13 @@ from . import ops
 from .errors import ParseError, suggest
 from .tree import Call, Matrix, Node, Num, Var
 
-__all__ = ["GRAMMAR", "MAX_DEPTH", "MAX_LENGTH", "parse"]
+__all__ = ["GRAMMAR", "MAX_DEPTH", "MAX_LENGTH", "NAME_PATTERN", "parse"]
 
 MAX_LENGTH = 10_000  # characters of input
 MAX_DEPTH = 200  # nesting of the tree; deeper input is rejected, not recursed into
 MAX_EXPONENT = 300  # largest decimal exponent a number literal may have
+
+NAME_PATTERN = r"(?!ᵀ)[^\W\d](?:(?!ᵀ)\w)*"  # a name: letters, digits, _; never ᵀ
 
 GRAMMAR = r"""
 ?start: sum
@@ -82,10 +84,10 @@ LSQB: "["
 RSQB: "]"
 COMMA: ","
 NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?/
-NAME: /(?!ᵀ)[^\W\d](?:(?!ᵀ)\w)*/
+NAME: /{NAME}/
 
 %ignore /[ \t\r\n]+/
-"""
+""".replace("{NAME}", NAME_PATTERN)
 
 # How terminals are named in messages.
 _TERMINAL_TEXT = {

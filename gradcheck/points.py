@@ -34,9 +34,9 @@ from .parser import parse
 from .shapes import MAX_ENTRIES, infer
 from .tree import Node, Shape, variables
 
-__all__ = ["Value", "constant", "draw", "parse_shape", "to_value"]
+__all__ = ["SHAPE", "Value", "constant", "draw", "parse_shape", "to_value"]
 
-_SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
+SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Value:
 def parse_shape(spec: Any, name: str = "") -> Shape:
     """A shape from ``(3, 2)``, ``"3x2"``, ``"3×2"`` or ``"3,2"``."""
     if isinstance(spec, str):
-        m = _SHAPE.match(spec)
+        m = SHAPE.match(spec)
         dims = (int(m.group(1)), int(m.group(2))) if m else None
     elif isinstance(spec, (tuple, list)) and len(spec) == 2 and all(
             isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in spec):

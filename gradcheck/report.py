@@ -20,8 +20,9 @@ from rich.table import Table
 from .compare import Mismatch, rounding_floor
 from .result import CheckResult, Gradient
 from .shapes import fmt
+from .symbolic import entries
 
-__all__ = ["entry_label", "function_text", "render", "text"]
+__all__ = ["entry_label", "function_text", "label", "render", "text"]
 
 MAX_ROWS = 20  # disagreeing entries listed before the rest are counted
 _METHOD_NAMES = {"complex": "complex step", "one-sided": "one-sided differences at a kink"}
@@ -82,17 +83,17 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
         blocks.append((f"numeric: {len(g.directions.exact)} random projections uᵀJv ({how}, "
                        f"{g.evaluations} evaluations)", _projections(g.directions)))
     if g.claimed is not None:
-        label = f"claimed: {g.claim_text}" if g.claim_text else "claimed"
-        blocks.append((f"{label} ({g.claim_form})", _view(g, g.claimed)))
-    for label, body in blocks:
-        lines.append(f"  {label}")
+        title = f"claimed: {g.claim_text}" if g.claim_text else "claimed"
+        blocks.append((f"{title} ({g.claim_form})", _view(g, g.claimed)))
+    for title, body in blocks:
+        lines.append(f"  {title}")
         lines += ["    " + line for line in body]
     c = g.comparison
     if g.undefined:
         lines.append(f"  not differentiable at this point ({_entries(len(g.undefined))}, "
                      "not judged):")
         for u in g.undefined[:MAX_ROWS]:
-            lines.append(f"    {_label(u.index, g.name)}: {u.where}; one-sided derivatives "
+            lines.append(f"    {label(u.index, g.name)}: {u.where}; one-sided derivatives "
                          f"{_num(u.left)} (left) and {_num(u.right)} (right)")
         if len(g.undefined) > MAX_ROWS:
             lines.append(f"    … and {len(g.undefined) - MAX_ROWS} more")
@@ -154,7 +155,7 @@ def _view(g: Gradient, a: np.ndarray, exact: Any = None) -> list[str]:
 
 def _cells(a: np.ndarray, exact: Any, digits: int = 10) -> np.ndarray:
     if exact is not None:
-        flat = list(exact) if not hasattr(exact, "rank") else list(np.array(exact.tolist()).flat)
+        flat = entries(exact)
         if all(e.is_Rational and abs(e.q) < 10**6 for e in flat):
             return np.array([str(e) for e in flat], dtype=object).reshape(a.shape)
     cells: np.ndarray = np.vectorize(lambda v: _num(v, digits), otypes=[object])(a)
@@ -210,7 +211,7 @@ def _mismatch_table(r: CheckResult, g: Gradient) -> list[str]:
     for col in ("entry", "exact", "numeric", "claimed", "error", "tolerance", "bound"):
         table.add_column(col, justify="left" if col in ("entry", "bound") else "right")
     for m in ms[:MAX_ROWS]:
-        table.add_row(entry_label(r, m), _opt(m.exact), _num(m.numeric), _opt(m.claimed),
+        table.add_row(entry_label(m), _opt(m.exact), _num(m.numeric), _opt(m.claimed),
                       f"{m.error:.3g}", f"{m.tolerance:.3g}", m.bound)
     lines += ["  " + line for line in _rich(table)]
     if len(ms) > MAX_ROWS:
@@ -222,14 +223,15 @@ def _opt(v: float | None) -> str:
     return "-" if v is None else _num(v)
 
 
-def entry_label(r: CheckResult, m: Mismatch) -> str:
+def entry_label(m: Mismatch) -> str:
     """``∂f[1,0]/∂z[1,0]``, or ``∂f/∂z[1,0]`` for a gradient."""
     if m.kind == "direction":
         return f"uᵀ(∂f/∂{m.variable})v, direction {m.index[0]}"
-    return _label(m.index, m.variable)
+    return label(m.index, m.variable)
 
 
-def _label(idx: tuple[int, ...], name: str) -> str:
+def label(idx: tuple[int, ...], name: str) -> str:
+    """An entry of a gradient (2 indices) or a Jacobian (4 indices) by name."""
     if len(idx) == 2:
         return f"∂f/∂{name}[{idx[0]},{idx[1]}]"
     return f"∂f[{idx[0]},{idx[1]}]/∂{name}[{idx[2]},{idx[3]}]"

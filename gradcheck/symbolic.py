@@ -27,8 +27,8 @@ from . import ops
 from .errors import LimitError
 from .tree import Call, Matrix, Node, Num, Shape, Var
 
-__all__ = ["MAX_EXACT_EXPONENT", "build", "evaluate", "is_elementwise", "jacobian", "symbols",
-           "to_float"]
+__all__ = ["MAX_EXACT_EXPONENT", "build", "entries", "evaluate", "is_elementwise", "jacobian",
+           "symbols", "to_float"]
 
 MAX_EXACT_EXPONENT = 2**16
 
@@ -108,9 +108,14 @@ def evaluate(expr: Any, values: Mapping[sympy.Symbol, sympy.Expr]) -> Any:
     return expr.xreplace(dict(values))
 
 
+def entries(expr: Any) -> list[Any]:
+    """The entries of a SymPy Matrix or rank-4 Array, in row-major order."""
+    return list(expr) if not hasattr(expr, "rank") else list(np.array(expr.tolist()).flat)
+
+
 def to_float(expr: Any) -> np.ndarray:
     """Floats from exact SymPy values, each correctly rounded from 30 digits."""
-    flat = list(expr) if not hasattr(expr, "rank") else list(np.array(expr.tolist()).flat)
+    flat = entries(expr)
     shape = expr.shape
     out = np.empty(len(flat))
     for n, e in enumerate(flat):
