@@ -2,6 +2,8 @@
 
 Parses options and prints; the logic is in :mod:`gradcheck.api`. Exit codes:
 0 everything agrees, 1 a mismatch was found, 2 the input was rejected.
+The text report is coloured only on a terminal and never when NO_COLOR is
+set; ``--plot`` imports matplotlib (:mod:`gradcheck.plot`) only when given.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 import click
 
-from . import __version__, api, numeric
+from . import __version__, api, numeric, report
 from .errors import GradcheckError, OptionError
 from .limits import TIMEOUT
 from .parser import NAME_PATTERN
@@ -55,9 +57,13 @@ def main() -> None:
               help="Absolute tolerance.")
 @click.option("--rtol", type=click.FloatRange(min=0), default=api.RTOL, show_default=True,
               help="Relative tolerance.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE.png",
+              help="Also draw heatmaps of the exact and claimed derivatives and their "
+                   "errors to FILE.png (needs matplotlib: pip install 'gradcheck[plot]').")
 def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
           expect: tuple[str, ...], fmt: str, method: str, directions: int | None, seed: int,
-          timeout: float, atol: float, rtol: float) -> None:
+          timeout: float, atol: float, rtol: float, plot_path: str | None) -> None:
     """Check the derivative of EXPRESSION.
 
     \b
@@ -67,6 +73,10 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
         --let A="[[1,0],[2,1],[0,1]]"
     """
     try:
+        if plot_path is not None:  # before the work: matplotlib and the directory are there
+            from . import plot
+
+            plot.check_path(plot_path)
         at, shapes = _lets(lets)
         result = api.check(expression, wrt=list(wrt) or None, at=at, shapes=shapes,
                            expect=_expects(expect), atol=atol, rtol=rtol, seed=seed,
@@ -78,7 +88,14 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
     except KeyboardInterrupt:
         click.echo("interrupted: no result", err=True)
         sys.exit(130)
-    click.echo(result.report(fmt))
+    color = fmt == "text" and report.wants_color(sys.stdout)
+    click.echo(report.render(result, fmt, color=color))
+    if plot_path is not None:
+        try:
+            plot.plot(result, plot_path)
+        except GradcheckError as e:
+            click.echo(f"Error: {e.format_message()}", err=True)
+            sys.exit(2)
     sys.exit(0 if result.passed else 1)
 
 

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .report import _entries, entry_label, label
+from .report import _METHOD_NAMES, _entries, entry_label, label
 from .result import CheckResult, Gradient
+from .shapes import fmt
 from .symbolic import entries
 
 __all__ = ["as_dict", "latex"]
@@ -95,38 +96,186 @@ def _list(a: np.ndarray) -> Any:
 
 # ----- LaTeX -----
 
+MAX_MATRIX_COLS = 10  # columns an amsmath bmatrix takes without \setcounter{MaxMatrixCols}
+_LISTED = 8  # disagreeing entries named in a comment before the rest are counted
+
+
 def latex(r: CheckResult) -> str:
+    r"""The exact, numeric and claimed derivatives as ``bmatrix`` blocks for notes.
+
+    A gradient, and the diagonal ∂f[i,j]/∂w[i,j] of an elementwise Jacobian,
+    is one bmatrix. A Jacobian ``J[i,j,k,l] = ∂f[i,j]/∂w[k,l]`` is a block
+    matrix: an outer bmatrix with f's shape whose block (i,j) is the bmatrix
+    of ∂f[i,j]/∂w, with w's shape. Comment lines (``%``) carry the
+    expression, the verdict, which block is which, and the disagreements.
+    Exact values print as integers and fractions with small denominators,
+    everything else as decimals with 6 significant digits.
+
+    >>> import gradcheck
+    >>> r = gradcheck.check("z @ B", wrt="z", at={"z": [[1, 0]], "B": [[1, 2], [3, 4]]})
+    >>> print(latex(r))
+    % gradcheck: f = z @ B, read as z@B; PASS
+    % ∂f/∂z: Jacobian 1×2×1×2 as a block matrix: block (i,j) is ∂f[i,j]/∂z, 1×2
+    % exact
+    \frac{\partial f}{\partial z} = \begin{bmatrix}
+      \begin{bmatrix} 1 & 3 \end{bmatrix} & \begin{bmatrix} 2 & 4 \end{bmatrix}
+    \end{bmatrix}
+    % numeric: complex step, 5 evaluations
+    \left(\frac{\partial f}{\partial z}\right)_{\text{numeric}} = \begin{bmatrix}
+      \begin{bmatrix} 1 & 3 \end{bmatrix} & \begin{bmatrix} 2 & 4 \end{bmatrix}
+    \end{bmatrix}
+    """
     verdict = "PASS" if r.passed else "FAIL"
-    out = [f"% gradcheck: f = {r.expression}, read as {r.reading}; {verdict}"]
+    out = [_comment(f"gradcheck: f = {r.expression}, read as {r.reading}; {verdict}")]
+    widest = max(_widest(g) for g in r.gradients)
+    if widest > MAX_MATRIX_COLS:
+        out.append(_comment(f"a bmatrix here has {widest} columns: put "
+                            rf"\setcounter{{MaxMatrixCols}}{{{widest}}} in the preamble "
+                            f"(amsmath allows {MAX_MATRIX_COLS})"))
     for g in r.gradients:
-        exact = g.exact_values
-        scalar = r.output_shape == (1, 1)
-        if scalar:
-            lhs, m = rf"\frac{{\partial f}}{{\partial {g.name}}}", exact
-        elif g.elementwise:
-            lhs = rf"\frac{{\partial f_{{ij}}}}{{\partial {g.name}_{{ij}}}}"
-            rows, cols = g.shape
-            m = sympy.Matrix(rows, cols, [exact[i, j, i, j] for i in range(rows)
-                                          for j in range(cols)])
-        else:
-            out.append(f"% rows f[i,j], columns {g.name}[k,l], both in row-major order")
-            lhs = rf"\frac{{\partial f}}{{\partial {g.name}}}"
-            fr, fc, wr, wc = g.exact.shape
-            m = sympy.Matrix(fr * fc, wr * wc, entries(exact))
-        out.append(f"{lhs} = {_bmatrix(m)}")
-        if g.claimed is not None and not g.passed:
-            claim = f" ({g.claim_text})" if g.claim_text else ""
-            out.append(f"% the claimed ∂f/∂{g.name}{claim} disagrees at "
-                       f"{_entries(len(g.mismatches))}")
+        out += _gradient_latex(r, g)
     return "\n".join(out)
 
 
-def _bmatrix(m: Any) -> str:
-    rows = [" & ".join(_tex(m[i, j]) for j in range(m.cols)) for i in range(m.rows)]
+def _diagonal(g: Gradient) -> bool:
+    """Show an elementwise Jacobian as its diagonal, unless an entry off it disagrees."""
+    return g.exact.ndim == 4 and g.elementwise and all(
+        m.kind == "direction" or m.index[:2] == m.index[2:] for m in g.mismatches)
+
+
+def _widest(g: Gradient) -> int:
+    if g.exact.ndim == 2 or _diagonal(g):
+        return int(g.shape[1])
+    return int(max(g.exact.shape[1], g.exact.shape[3]))
+
+
+def _gradient_latex(r: CheckResult, g: Gradient) -> list[str]:
+    w = sympy.latex(sympy.Symbol(g.name))
+    dims = "×".join(str(d) for d in g.exact.shape)
+    if g.exact.ndim == 2:
+        head = f"∂f/∂{g.name}: gradient, {fmt(g.shape)}"
+        d = rf"\frac{{\partial f}}{{\partial {w}}}"
+    elif _diagonal(g):
+        head = (f"∂f/∂{g.name}: Jacobian {dims}, diagonal (f is elementwise in {g.name}); "
+                f"showing ∂f[i,j]/∂{g.name}[i,j]")
+        d = rf"\frac{{\partial f_{{ij}}}}{{\partial {w}_{{ij}}}}"
+    else:
+        head = (f"∂f/∂{g.name}: Jacobian {dims} as a block matrix: block (i,j) is "
+                f"∂f[i,j]/∂{g.name}, {fmt(g.shape)}")
+        d = rf"\frac{{\partial f}}{{\partial {w}}}"
+    out = [_comment(head), "% exact",
+           *_equation(d, _show(g, _exact_cells(g.exact_values, g.exact.shape)))]
+    how = ", ".join(_METHOD_NAMES.get(m, m) for m in g.methods)
+    if g.numeric is not None:
+        out.append(_comment(f"numeric: {how}, {g.evaluations} evaluations"))
+        out += _equation(rf"\left({d}\right)_{{\text{{numeric}}}}",
+                         _show(g, _float_cells(g.numeric)))
+    else:
+        assert g.directions is not None
+        k = len(g.directions.exact)
+        bad = sum(m.kind == "direction" for m in g.mismatches)
+        judged = int(g.directions.defined.sum())
+        agree = f"{judged - bad} of {judged} agree with exact" if bad or judged < k \
+            else "all agree with exact"
+        if judged < k:
+            agree += f"; {k - judged} through a kink not judged"
+        out.append(_comment(f"numeric: no entry-by-entry estimate; checked on "
+                            f"{k} random projections uᵀJv instead ({how}, "
+                            f"{g.evaluations} evaluations): {agree}"))
+    if g.claimed is not None:
+        title = f"claimed: {g.claim_text}" if g.claim_text else "claimed"
+        out.append(_comment(f"{title} ({g.claim_form})"))
+        out += _equation(rf"\left({d}\right)_{{\text{{claimed}}}}",
+                         _show(g, _float_cells(g.claimed)))
+    if g.undefined:
+        out.append(_comment(f"not differentiable at this point at {_entries(len(g.undefined))} "
+                            f"(not judged): {_labels([u.index for u in g.undefined], g.name)}"))
+    claim = [m.index for m in g.mismatches if m.kind == "claim"]
+    engines = [m.index for m in g.mismatches if m.kind == "engines"]
+    directions = [m.index for m in g.mismatches if m.kind == "direction"]
+    if claim:
+        text = f" ({g.claim_text})" if g.claim_text else ""
+        out.append(_comment(f"the claimed ∂f/∂{g.name}{text} disagrees at "
+                            f"{_entries(len(claim))}: {_labels(claim, g.name)}"))
+    if engines:
+        out.append(_comment(f"exact and numeric disagree at {_entries(len(engines))}: "
+                            f"{_labels(engines, g.name)} (a kink or a badly scaled point "
+                            "nearby, or a bug in gradcheck)"))
+    if directions:
+        n = len(directions)
+        out.append(_comment(f"exact and numeric disagree along {n} random "
+                            f"direction{'s' if n > 1 else ''} (a kink or a badly scaled point "
+                            "nearby, or a bug in gradcheck)"))
+    if g.diagnosis is not None:
+        out.append(_comment(f"diagnosis: {g.diagnosis.sentence}"))
+        if g.diagnosis.difference is not None:
+            out.append(_comment(f"exact - claimed = {g.diagnosis.difference}"))
+    return out
+
+
+def _comment(text: str) -> str:
+    """A LaTeX comment line: a newline in user text must not end the comment."""
+    return "% " + " ".join(text.splitlines())
+
+
+def _labels(indices: list[tuple[int, ...]], name: str) -> str:
+    shown = ", ".join(label(i, name) for i in indices[:_LISTED])
+    return shown + (f", … ({len(indices) - _LISTED} more)" if len(indices) > _LISTED else "")
+
+
+def _show(g: Gradient, cells: np.ndarray) -> list[str]:
+    """The bmatrix lines of an array of LaTeX numbers, as the layout asks."""
+    if cells.ndim == 2:
+        return [_bmatrix(cells)]
+    if _diagonal(g):
+        rows, cols = g.shape
+        return [_bmatrix(np.array([[cells[i, j, i, j] for j in range(cols)]
+                                   for i in range(rows)], dtype=object))]
+    fr, fc = cells.shape[:2]
+    blocks = [" & ".join(_bmatrix(cells[i, j]) for j in range(fc)) for i in range(fr)]
+    return [r"\begin{bmatrix}",
+            *(f"  {row}" + (r" \\" if i < fr - 1 else "") for i, row in enumerate(blocks)),
+            r"\end{bmatrix}"]
+
+
+def _equation(lhs: str, lines: list[str]) -> list[str]:
+    return [f"{lhs} = {lines[0]}", *lines[1:]]
+
+
+def _bmatrix(cells: np.ndarray) -> str:
+    rows = [" & ".join(cells[i]) for i in range(cells.shape[0])]
     return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
 
 
-def _tex(e: Any) -> str:
-    if e.is_Rational or e.is_Atom:
+def _exact_cells(values: Any, shape: tuple[int, ...]) -> np.ndarray:
+    return np.array([_tex_exact(e) for e in entries(values)], dtype=object).reshape(shape)
+
+
+def _float_cells(a: np.ndarray) -> np.ndarray:
+    return np.array([_tex_float(float(v)) for v in a.flat], dtype=object).reshape(a.shape)
+
+
+def _tex_exact(e: Any) -> str:
+    """An exact value: an integer, a fraction with a denominator up to 100, π, or a decimal."""
+    if e.is_Integer:
+        return str(e)
+    if e.is_Rational and e.q <= 100:
+        return ("-" if e.p < 0 else "") + rf"\frac{{{abs(e.p)}}}{{{e.q}}}"
+    if e.is_NumberSymbol:
         return str(sympy.latex(e))
-    return f"{float(sympy.N(e, 30)):.10g}"
+    return _tex_float(float(e) if e.is_Rational else float(sympy.N(e, 30)))
+
+
+def _tex_float(v: float) -> str:
+    """A float, compactly: ``2``, ``-0.114357``, ``1.5 \\times 10^{-7}``."""
+    if math.isnan(v):
+        return r"\text{NaN}"
+    if math.isinf(v):
+        return r"\infty" if v > 0 else r"-\infty"
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    text = f"{v:.6g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return text

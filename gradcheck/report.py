@@ -1,37 +1,51 @@
 """Render results as text for people; `render` also dispatches to JSON and LaTeX (export.py).
 
+The text report is plain unless asked for colour (``color=True``): then
+disagreeing entries and a FAIL are red, a PASS green. :func:`wants_color`
+says whether a stream should get colour (a terminal, and NO_COLOR unset).
+
 >>> import gradcheck
 >>> r = gradcheck.check("sum(z * z)", at={"z": [[1, 2]]}, expect="2*z")
->>> print(render(r, "latex"))
-% gradcheck: f = sum(z * z), read as sum(z*z); PASS
-\\frac{\\partial f}{\\partial z} = \\begin{bmatrix} 2 & 4 \\end{bmatrix}
+>>> print(render(r).splitlines()[-1])
+PASS: exact, numeric and claimed agree on all 2 entries
+>>> "\\x1b[" in render(r)
+False
+>>> render(r, color=True).splitlines()[-1]
+'\\x1b[1;32mPASS: exact, numeric and claimed agree on all 2 entries\\x1b[0m'
 """
 
 from __future__ import annotations
 
 import io
 import json
-from typing import Any
+import re
+import sys
+from typing import IO, Any
 
 import numpy as np
+from rich.color import ColorSystem
 from rich.console import Console
+from rich.style import Style
 from rich.table import Table
+from rich.text import Text
 
 from .compare import Mismatch, rounding_floor
 from .result import CheckResult, Gradient
 from .shapes import fmt
 from .symbolic import entries
 
-__all__ = ["entry_label", "function_text", "label", "render", "text"]
+__all__ = ["entry_label", "function_text", "label", "render", "text", "wants_color"]
 
 MAX_ROWS = 20  # disagreeing entries listed before the rest are counted
 _METHOD_NAMES = {"complex": "complex step", "one-sided": "one-sided differences at a kink"}
 MAX_SHOWN = 12  # rows and columns of a Jacobian shown in full
+BAD, GOOD, ODD = "bold red", "bold green", "yellow"  # disagreement, agreement, kink
 
 
-def render(result: CheckResult, format: str = "text") -> str:
+def render(result: CheckResult, format: str = "text", *, color: bool = False) -> str:
+    """The report as ``text``, ``json`` or ``latex``; ``color`` adds ANSI colours to text."""
     if format == "text":
-        return text(result)
+        return text(result, color=color)
     from . import export  # export builds on this module's labels
 
     if format == "json":
@@ -41,9 +55,30 @@ def render(result: CheckResult, format: str = "text") -> str:
     raise ValueError(f"unknown report format {format!r}; use text, json or latex")
 
 
+def wants_color(file: IO[str] | None = None, *, force_terminal: bool | None = None) -> bool:
+    """Whether a report written to ``file`` (default stdout) should be coloured.
+
+    rich decides: only a terminal (or FORCE_COLOR / TTY_COMPATIBLE=1, or
+    ``force_terminal``) that is not TERM=dumb, and never when the NO_COLOR
+    environment variable is set to anything non-empty.
+    """
+    console = Console(file=file if file is not None else sys.stdout,
+                      force_terminal=force_terminal)
+    return console.is_terminal and not console.no_color and console.color_system is not None
+
+
+def _paint(s: str, style: str, color: bool) -> str:
+    """``s`` in ``style`` (after its indentation) when ``color``, else ``s`` unchanged."""
+    if not color:
+        return s
+    body = s.lstrip(" ")
+    return s[:len(s) - len(body)] + Style.parse(style).render(body,
+                                                              color_system=ColorSystem.STANDARD)
+
+
 # ----- text -----
 
-def text(r: CheckResult) -> str:
+def text(r: CheckResult, *, color: bool = False) -> str:
     out = [f"f = {r.expression}", f"read as {r.reading}"]
     out += [f"  {reading}" for reading in r.readings]
     shapes = ", ".join(f"{n} {fmt(s)}" for n, s in r.shapes.items())
@@ -57,13 +92,13 @@ def text(r: CheckResult) -> str:
     out.append("point: " + "; ".join(point))
     for g in r.gradients:
         out.append("")
-        out += _gradient_text(r, g)
+        out += _gradient_text(r, g, color)
     out.append("")
-    out.append(_verdict(r))
+    out.append(_paint(_verdict(r), GOOD if r.passed else BAD, color))
     return "\n".join(out)
 
 
-def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
+def _gradient_text(r: CheckResult, g: Gradient, color: bool = False) -> list[str]:
     scalar = r.output_shape == (1, 1)
     if scalar:
         head = f"∂f/∂{g.name}: gradient, {fmt(g.shape)}"
@@ -75,23 +110,29 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
                 f"{g.name}[k,l]")
     lines = [head]
     how = ", ".join(_METHOD_NAMES.get(m, m) for m in g.methods)
-    blocks = [("exact", _view(g, g.exact, exact=g.exact_values))]
+    blocks = [("exact", _view(g, g.exact, exact=g.exact_values, color=color))]
     if g.numeric is not None:
-        blocks.append((f"numeric ({how}, {g.evaluations} evaluations)", _view(g, g.numeric)))
+        marks = {m.index: BAD for m in g.mismatches if m.kind == "engines"}
+        marks.update({u.index: ODD for u in g.undefined})
+        blocks.append((f"numeric ({how}, {g.evaluations} evaluations)",
+                       _view(g, g.numeric, marks=marks, color=color)))
     else:
         assert g.directions is not None
+        bad = {m.index[0] for m in g.mismatches if m.kind == "direction"}
         blocks.append((f"numeric: {len(g.directions.exact)} random projections uᵀJv ({how}, "
-                       f"{g.evaluations} evaluations)", _projections(g.directions)))
+                       f"{g.evaluations} evaluations)", _projections(g.directions, bad, color)))
     if g.claimed is not None:
         title = f"claimed: {g.claim_text}" if g.claim_text else "claimed"
-        blocks.append((f"{title} ({g.claim_form})", _view(g, g.claimed)))
+        marks = {m.index: BAD for m in g.mismatches if m.kind == "claim"}
+        blocks.append((f"{title} ({g.claim_form})",
+                       _view(g, g.claimed, marks=marks, color=color)))
     for title, body in blocks:
         lines.append(f"  {title}")
         lines += ["    " + line for line in body]
     c = g.comparison
     if g.undefined:
-        lines.append(f"  not differentiable at this point ({_entries(len(g.undefined))}, "
-                     "not judged):")
+        lines.append(_paint(f"  not differentiable at this point "
+                            f"({_entries(len(g.undefined))}, not judged):", ODD, color))
         for u in g.undefined[:MAX_ROWS]:
             lines.append(f"    {label(u.index, g.name)}: {u.where}; one-sided derivatives "
                          f"{_num(u.left)} (left) and {_num(u.right)} (right)")
@@ -114,43 +155,55 @@ def _gradient_text(r: CheckResult, g: Gradient) -> list[str]:
                  f"{floor:.2g}); "
                  f"exact vs numeric also allows the numeric error bound (at most {bound:.2g})")
     if g.mismatches:
-        lines += ["", *_mismatch_table(r, g)]
+        lines += ["", *_mismatch_table(r, g, color)]
     if g.diagnosis is not None:
-        lines.append(f"  diagnosis: {g.diagnosis.sentence}")
+        lines.append(_paint(f"  diagnosis: {g.diagnosis.sentence}", ODD, color))
         if g.diagnosis.difference is not None:
             lines.append(f"  exact - claimed = {g.diagnosis.difference}")
     return lines
 
 
-def _projections(d: Any) -> list[str]:
+def _projections(d: Any, bad: set[int] | None = None, color: bool = False) -> list[str]:
     table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0))
     for col in ("direction", "exact", "numeric", "error bound"):
         table.add_column(col, justify="right")
     for k in range(min(len(d.exact), MAX_ROWS)):
         numeric = _num(d.numeric[k]) if d.defined[k] else "kink"
-        table.add_row(str(k), _num(d.exact[k]), numeric, f"{d.error[k]:.2g}")
-    lines = _rich(table)
+        style = BAD if bad and k in bad else None if d.defined[k] else ODD
+        table.add_row(str(k), _num(d.exact[k]), numeric, f"{d.error[k]:.2g}", style=style)
+    lines = _rich(table, color)
     if len(d.exact) > MAX_ROWS:
         lines.append(f"… {len(d.exact) - MAX_ROWS} more")
     return lines
 
 
-def _view(g: Gradient, a: np.ndarray, exact: Any = None) -> list[str]:
+def _view(g: Gradient, a: np.ndarray, exact: Any = None,
+          marks: dict[tuple[int, ...], str] | None = None, color: bool = False) -> list[str]:
     """The array as people read it: the diagonal for elementwise Jacobians,
-    a (f entries) × (w entries) table otherwise."""
+    a (f entries) × (w entries) table otherwise. ``marks`` styles entries
+    (array indices) when ``color``."""
     wide = a.ndim == 4 and not g.elementwise and a.shape[2] * a.shape[3] > 6
     cells = _cells(a, exact, digits=6 if wide else 10)
+    styles: dict[tuple[int, int], str] = {}
+    for idx, style in (marks or {}).items():
+        if a.ndim == 2:
+            styles[(idx[0], idx[1])] = style
+        elif g.elementwise:
+            if idx[:2] == idx[2:]:  # off the diagonal is not shown (the table lists it)
+                styles[(idx[0], idx[1])] = style
+        else:
+            styles[(idx[0] * a.shape[1] + idx[1], idx[2] * a.shape[3] + idx[3])] = style
     if a.ndim == 2:
-        return _grid(cells, None, None)
+        return _grid(cells, None, None, styles, color)
     if g.elementwise:
         r, c = g.shape
         return _grid(np.array([[cells[i, j, i, j] for j in range(c)] for i in range(r)]),
-                     None, None)
+                     None, None, styles, color)
     fr, fc, wr, wc = a.shape
     flat = cells.reshape(fr * fc, wr * wc)
     rows = [f"f[{i},{j}]" for i in range(fr) for j in range(fc)]
     cols = [f"{g.name}[{k},{l}]" for k in range(wr) for l in range(wc)]
-    return _grid(flat, rows, cols)
+    return _grid(flat, rows, cols, styles, color)
 
 
 def _cells(a: np.ndarray, exact: Any, digits: int = 10) -> np.ndarray:
@@ -168,7 +221,8 @@ def _num(v: float, digits: int = 10) -> str:
     return f"{v:.{digits}g}"
 
 
-def _grid(cells: np.ndarray, rows: list[str] | None, cols: list[str] | None) -> list[str]:
+def _grid(cells: np.ndarray, rows: list[str] | None, cols: list[str] | None,
+          styles: dict[tuple[int, int], str] | None = None, color: bool = False) -> list[str]:
     n, m = cells.shape
     keep_r = list(range(min(n, MAX_SHOWN)))
     keep_c = list(range(min(m, MAX_SHOWN)))
@@ -180,27 +234,50 @@ def _grid(cells: np.ndarray, rows: list[str] | None, cols: list[str] | None) -> 
     if m > len(keep_c):
         table.add_column("…")
     for i in keep_r:
-        row = [cells[i, j] for j in keep_c] + (["…"] if m > len(keep_c) else [])
+        row: list[str | Text] = [_cell(cells[i, j], (styles or {}).get((i, j)))
+                                 for j in keep_c]
+        row += ["…"] if m > len(keep_c) else []
         table.add_row(*([rows[i]] if rows else []), *row)
-    lines = _rich(table)
+    lines = _rich(table, color)
     if n > len(keep_r):
         lines.append(f"… {n - len(keep_r)} more rows")
     return lines
 
 
-def _rich(renderable: Any) -> list[str]:
+def _cell(s: str, style: str | None) -> str | Text:
+    return s if style is None else Text(s, style=style)
+
+
+def _rich(renderable: Any, color: bool = False) -> list[str]:
+    """Lines of a rich renderable: plain, or with ANSI colours (styles only, no highlighting)."""
     buf = io.StringIO()
-    Console(file=buf, width=200, color_system=None, force_terminal=False).print(renderable)
-    return [line.rstrip() for line in buf.getvalue().splitlines()]
+    if color:
+        console = Console(file=buf, width=200, color_system="standard", force_terminal=True,
+                          no_color=False, highlight=False, legacy_windows=False)
+    else:
+        console = Console(file=buf, width=200, color_system=None, force_terminal=False)
+    console.print(renderable)
+    return [_rstrip(line) for line in buf.getvalue().splitlines()]
 
 
-def _mismatch_table(r: CheckResult, g: Gradient) -> list[str]:
+_TRAILING = re.compile(r"\s+((?:\x1b\[[0-9;]*m)*)$")
+
+
+def _rstrip(line: str) -> str:
+    """The line without trailing spaces, also those inside trailing colour codes."""
+    while (stripped := _TRAILING.sub(r"\1", line)) != line:
+        line = stripped
+    return line.rstrip()
+
+
+def _mismatch_table(r: CheckResult, g: Gradient, color: bool = False) -> list[str]:
     ms = g.mismatches
     kinds = {m.kind for m in ms}
     total = g.exact.size
-    lines = [f"  {_of(len(ms), total)}"]
+    head = f"  {_of(len(ms), total)}"
     if "claim" in kinds:
-        lines[0] += ": the claimed derivative is wrong there"
+        head += ": the claimed derivative is wrong there"
+    lines = [_paint(head, BAD, color)]
     if "direction" in kinds:
         lines.append("  exact and numeric disagree along some random directions: a kink or a "
                      "badly scaled point nearby, or a bug in gradcheck")
@@ -212,8 +289,8 @@ def _mismatch_table(r: CheckResult, g: Gradient) -> list[str]:
         table.add_column(col, justify="left" if col in ("entry", "bound") else "right")
     for m in ms[:MAX_ROWS]:
         table.add_row(entry_label(m), _opt(m.exact), _num(m.numeric), _opt(m.claimed),
-                      f"{m.error:.3g}", f"{m.tolerance:.3g}", m.bound)
-    lines += ["  " + line for line in _rich(table)]
+                      f"{m.error:.3g}", f"{m.tolerance:.3g}", m.bound, style="red")
+    lines += ["  " + line for line in _rich(table, color)]
     if len(ms) > MAX_ROWS:
         lines.append(f"  … and {len(ms) - MAX_ROWS} more")
     return lines

@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from click.testing import CliRunner
 
 from conftest import SEED_LETS
 from gradcheck import __version__
@@ -139,3 +140,33 @@ def test_ctrl_c_ends_cleanly_with_a_short_message(runner, monkeypatch):
 def test_timeout_option(runner):
     result = run(runner, "sum(inv(W))", "--let", "W=6x6", "--timeout", "0.5")
     assert result.exit_code == 2 and "time budget of 0.5 s" in result.output
+
+
+# ----- colour -----
+
+ANSI = "\x1b["
+COLOUR_ENV = {"NO_COLOR": None, "FORCE_COLOR": None, "TTY_COMPATIBLE": None,
+              "TTY_INTERACTIVE": None, "TERM": "xterm-256color"}
+
+
+def test_captured_output_has_no_colour_codes(runner):
+    wrong = runner.invoke(main, ["check", F, "--wrt", "z", *SEED_LETS, "--expect", "A"],
+                          env=COLOUR_ENV)
+    assert wrong.exit_code == 1 and "FAIL" in wrong.output and ANSI not in wrong.output
+
+
+def test_a_terminal_gets_colour_unless_no_color_is_set():
+    # FORCE_COLOR makes rich treat the runner's stdout as a terminal; color=True keeps click
+    # from stripping the codes, as on a real terminal.
+    terminal = CliRunner()
+    args = ["check", F, "--wrt", "z", *SEED_LETS, "--expect", "A"]
+    coloured = terminal.invoke(main, args, env={**COLOUR_ENV, "FORCE_COLOR": "1"}, color=True)
+    assert coloured.exit_code == 1
+    assert coloured.output.rstrip().endswith("\x1b[1;31mFAIL: 6 of 36 entries disagree (∂f/∂z)"
+                                             "\x1b[0m")
+    plain = terminal.invoke(main, args, env={**COLOUR_ENV, "FORCE_COLOR": "1", "NO_COLOR": "1"},
+                            color=True)
+    assert plain.exit_code == 1 and "FAIL: 6 of 36" in plain.output and ANSI not in plain.output
+    as_json = terminal.invoke(main, [*args, "--format", "json"],
+                              env={**COLOUR_ENV, "FORCE_COLOR": "1"}, color=True)
+    assert ANSI not in as_json.output and json.loads(as_json.output)["passed"] is False

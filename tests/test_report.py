@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import io
 import json
+import re
+
+import pytest
 
 import gradcheck
 from conftest import SEED_AT
+from gradcheck.report import render, wants_color
 
 F = "(x·y+z)·A+z"
 
@@ -61,9 +66,69 @@ def test_verdict_wording_when_only_some_variables_have_claims():
 
 
 def test_latex_writes_the_notes_bmatrix():
+    # More in test_export.py.
     r = gradcheck.check("sum(x * y)", at={"x": [[0.5, 1]], "y": [[0.25, 3]]}, wrt="x")
-    assert r.report("latex").splitlines()[1] == (
+    assert r.report("latex").splitlines()[3] == (
         r"\frac{\partial f}{\partial x} = \begin{bmatrix} \frac{1}{4} & 3 \end{bmatrix}")
-    diag = gradcheck.check(F, wrt="z", at=SEED_AT).report("latex").splitlines()[1]
+    diag = gradcheck.check(F, wrt="z", at=SEED_AT).report("latex").splitlines()[3]
     assert diag == (r"\frac{\partial f_{ij}}{\partial z_{ij}} = "
                     r"\begin{bmatrix} 2 & 1 \\ 3 & 2 \\ 1 & 2 \end{bmatrix}")
+
+
+# ----- colour -----
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RED, GREEN, RESET = "\x1b[1;31m", "\x1b[1;32m", "\x1b[0m"
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No colour settings inherited from the shell running the tests."""
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    return monkeypatch
+
+
+def test_the_text_report_is_plain_unless_colour_is_asked_for():
+    r = gradcheck.check(F, wrt="z", at=SEED_AT, expect="A")
+    assert "\x1b" not in str(r) and "\x1b" not in render(r)
+
+
+def test_colour_marks_wrong_entries_and_the_verdict_without_moving_anything():
+    r = gradcheck.check(F, wrt="z", at=SEED_AT, expect="A")
+    plain, colour = render(r), render(r, color=True)
+    assert ANSI.sub("", colour) == plain  # the same report, only coloured
+    lines = colour.splitlines()
+    assert lines[-1] == f"{RED}FAIL: 6 of 36 entries disagree (∂f/∂z){RESET}"
+    claimed = lines.index("  claimed: A (elementwise)")
+    assert lines[claimed + 1] == f"    {RED}1{RESET}  {RED}0{RESET}"  # every claimed entry is wrong
+    exact = lines.index("  exact")
+    assert lines[exact + 1] == "    2  1"  # the exact block is not marked
+    assert f"{RED}6 of 36 entries disagree: the claimed derivative is wrong there{RESET}" in colour
+    ok = render(gradcheck.check(F, wrt="z", at=SEED_AT, expect="A + 1"), color=True)
+    assert ok.splitlines()[-1] == (
+        f"{GREEN}PASS: exact, numeric and claimed agree on all 36 entries{RESET}")
+    assert RED not in ok
+
+
+def test_colour_marks_only_the_wrong_cells_of_a_full_jacobian():
+    r = gradcheck.check("z @ B", wrt="z", at={"z": "ones(2,2)", "B": [[1, 2], [3, 4]]},
+                        expect="[[1,3,0,0],[2,4,0,0],[0,0,1,3],[0,0,2,5]]")
+    colour = render(r, color=True)
+    assert ANSI.sub("", colour) == render(r)
+    row = next(line for line in colour.splitlines() if line.startswith("    f[1,1]")
+               and RED in line)
+    assert ANSI.sub("", row).split() == ["f[1,1]", "0", "0", "2", "5"]
+    assert [cell.strip() for cell in re.findall(r"\x1b\[1;31m(.*?)\x1b\[0m", row)] == ["5"]
+
+
+def test_wants_color_on_a_terminal_only_and_never_with_no_color(clean_env):
+    assert wants_color(io.StringIO(), force_terminal=True)
+    assert not wants_color(io.StringIO())  # not a terminal
+    clean_env.setenv("NO_COLOR", "1")
+    assert not wants_color(io.StringIO(), force_terminal=True)
+    clean_env.setenv("NO_COLOR", "")  # set but empty: ignored, as no-color.org says
+    assert wants_color(io.StringIO(), force_terminal=True)
+    clean_env.setenv("TERM", "dumb")
+    assert not wants_color(io.StringIO(), force_terminal=True)
