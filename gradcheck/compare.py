@@ -22,11 +22,12 @@ it is judged against the estimate with the estimate's error bound added.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["SCALE", "Comparison", "Mismatch", "bound_name", "compare", "compare_directions",
-           "rounding_floor"]
+__all__ = ["SCALE", "Comparison", "Mismatch", "bound_array", "bound_name", "compare",
+           "compare_directions", "rounding_floor", "store_bound"]
 
 SCALE = 2.0**10 * float(np.finfo(np.float64).eps)  # ≈ 2.3e-13, relative to max|exact|
 
@@ -41,7 +42,8 @@ class Mismatch:
     random projection uᵀJv number ``index[0]``, with ``--directions``).
     ``error`` is the absolute difference that exceeded ``tolerance``;
     ``bound`` names the largest term of that tolerance: ``atol``, ``rtol``,
-    ``scale`` (the rounding floor) or ``fd`` (the numeric error bound).
+    ``scale`` (the rounding floor), ``fd`` (the numeric error bound) or
+    ``exact`` (the error bound of an exact derivative computed in float64).
     """
 
     variable: str
@@ -63,49 +65,142 @@ class Comparison:
     max_rel_diff: float  # max |exact - numeric| / |exact| over entries with exact != 0
     max_claim_error: float | None  # max |claimed - truth|, or None without a claim
     entries: int
+    unlisted: int = 0  # disagreeing entries beyond MAX_LISTED, counted but not listed
+
+
+def bound_array(shape: tuple[int, ...]) -> np.ndarray:
+    """Zeros to hold error bounds: float64, or float32 for Jacobians of more
+    than LARGE entries (a bound needs few digits; see :func:`store_bound`)."""
+    return np.zeros(shape, dtype=np.float32 if int(np.prod(shape)) > LARGE else np.float64)
+
+
+def store_bound(out: np.ndarray, key: Any, bound: np.ndarray) -> None:
+    """``out[key] = bound``, rounded up where ``out`` is float32: still a bound."""
+    if out.dtype == np.float32:
+        # Round to nearest after raising by 2^-22: at least the float64 value;
+        # and no positive bound underflows to 0.
+        up = (bound * (1 + 2.0**-22)).astype(np.float32)
+        bound = np.where((up == 0) & (bound > 0), np.float32(2.0**-149), up)
+    out[key] = bound
+
+
+LARGE = 2**20
+MAX_LISTED = 10_000  # mismatches listed one by one; more are counted
+CHUNK = 2**20  # entries judged at once: memory stays a few times this, whatever the size
 
 
 def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
             numeric_error: np.ndarray | None, claimed: np.ndarray | None, *, atol: float,
-            rtol: float, variable: str = "w", skip: np.ndarray | None = None) -> Comparison:
+            rtol: float, variable: str = "w", skip: np.ndarray | None = None,
+            exact_error: np.ndarray | None = None) -> Comparison:
     """Compare arrays of one layout; see the module docstring for the rule.
 
     Entries where ``skip`` is true (f is not differentiable there) are not
     judged. Without ``numeric`` (the engines are compared by directions
-    instead) only the claim is judged.
+    instead) only the claim is judged. ``exact_error`` bounds the exact
+    values' own error where they were computed in float64 (the closed-form
+    engine); it widens every tolerance. The arrays are judged in chunks of
+    rows of the Jacobian, so that no temporary is as large as the Jacobian.
     """
     ref = exact if exact is not None else numeric
     assert ref is not None
-    keep = np.ones(ref.shape, dtype=bool) if skip is None else ~skip
-    shown = numeric if numeric is not None else np.full(ref.shape, np.nan)
-    floor = rounding_floor(np.where(keep, ref, 0.0))
-    out: dict[tuple[int, ...], Mismatch] = {}
-    max_abs = max_rel = float("nan")
-    if exact is not None and numeric is not None and numeric_error is not None:
-        diff = np.abs(exact - numeric)
-        terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(exact), floor, numeric_error))
-        for idx in _bad(diff, terms, keep):  # NaN counts as disagreement
-            out[idx] = Mismatch(variable, idx, "engines", float(exact[idx]), float(numeric[idx]),
-                                None if claimed is None else float(claimed[idx]),
-                                float(diff[idx]), float(terms.sum(axis=0)[idx]),
-                                bound_name(terms, idx))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(exact != 0, diff / np.abs(exact), 0.0)
-        max_abs, max_rel = _max(diff[keep]), _max(rel[keep])
-    claim_error = None
-    if claimed is not None:
-        truth, fd = (exact, 0.0) if exact is not None else (numeric, numeric_error)
-        assert truth is not None and fd is not None
-        cdiff = np.abs(claimed - truth)
-        terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(truth), floor, fd))
-        for idx in _bad(cdiff, terms, keep):  # a wrong claim replaces an engines note
-            out[idx] = Mismatch(variable, idx, "claim",
-                                None if exact is None else float(exact[idx]), float(shown[idx]),
-                                float(claimed[idx]), float(cdiff[idx]),
-                                float(terms.sum(axis=0)[idx]), bound_name(terms, idx))
-        claim_error = _max(cdiff[keep])
-    mismatches = tuple(out[k] for k in sorted(out))
-    return Comparison(mismatches, max_abs, max_rel, claim_error, int(ref.size))
+    shape = ref.shape
+    rows = shape[0] * shape[1] if ref.ndim == 4 else 1
+    grid = _Grid(rows, shape)
+    e, n, ne, c = (grid.view(a) for a in (exact, numeric, numeric_error, claimed))
+    own = grid.view(exact_error)
+    keep = grid.view(None if skip is None else ~skip)
+    row_max, col_max = _maxima(grid.view(ref), keep)
+    engines = e is not None and n is not None and ne is not None
+    found: dict[tuple[int, ...], Mismatch] = {}
+    counted = {"engines": 0, "claim": 0}
+    max_abs = max_rel = 0.0 if engines else float("nan")
+    claim_error = None if c is None else 0.0
+    step = max(1, CHUNK // max(1, grid.cols))
+    for r0 in range(0, rows, step):
+        part = slice(r0, min(rows, r0 + step))
+        k = np.ones((part.stop - r0, grid.cols), bool) if keep is None else keep[part]
+        floor = SCALE * np.maximum(row_max[part, None], col_max[None, :])
+        if engines:
+            assert e is not None and n is not None and ne is not None
+            diff = np.abs(e[part] - n[part])
+            terms: tuple[Any, ...] = (atol, rtol * np.abs(e[part]), floor, ne[part],
+                                      _at(own, part))
+            bad = _bad(diff, terms, k)
+            counted["engines"] += len(bad)
+            for i, j in bad[:MAX_LISTED].tolist():
+                idx = grid.index(r0 + i, j)
+                found[idx] = Mismatch(variable, idx, "engines", float(e[r0 + i, j]),
+                                      float(n[r0 + i, j]),
+                                      None if c is None else float(c[r0 + i, j]),
+                                      float(diff[i, j]), *_tolerance(terms, i, j))
+            judged = diff[k]
+            max_abs = max(max_abs, _max(judged))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                size = np.abs(e[part])[k]
+                max_rel = max(max_rel, _max(np.where(size != 0, judged / size, 0.0)))
+        if c is not None:
+            truth = e if e is not None else n
+            assert truth is not None
+            fd = _at(ne, part) if e is None else 0.0
+            cdiff = np.abs(c[part] - truth[part])
+            terms = (atol, rtol * np.abs(truth[part]), floor, fd,
+                     _at(own, part) if e is not None else 0.0)
+            bad = _bad(cdiff, terms, k)
+            counted["claim"] += len(bad)
+            for i, j in bad[:MAX_LISTED].tolist():  # a wrong claim replaces an engines note
+                idx = grid.index(r0 + i, j)
+                found[idx] = Mismatch(variable, idx, "claim",
+                                      None if e is None else float(e[r0 + i, j]),
+                                      float(n[r0 + i, j]) if n is not None else float("nan"),
+                                      float(c[r0 + i, j]), float(cdiff[i, j]),
+                                      *_tolerance(terms, i, j))
+            claim_error = max(claim_error or 0.0, _max(cdiff[k]))
+    listed = sorted(found)[:MAX_LISTED]
+    total = max(counted.values())  # claims and engines disagreeing at one entry count once
+    return Comparison(tuple(found[i] for i in listed), max_abs, max_rel, claim_error,
+                      int(ref.size), max(0, total - len(listed)))
+
+
+class _Grid:
+    """A Jacobian as a (f entries) × (w entries) matrix; a gradient as one row."""
+
+    def __init__(self, rows: int, shape: tuple[int, ...]) -> None:
+        self.rows, self.shape = rows, shape
+        self.cols = int(np.prod(shape)) // rows
+
+    def view(self, a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else np.asarray(a).reshape(self.rows, self.cols)
+
+    def index(self, i: int, j: int) -> tuple[int, ...]:
+        return tuple(int(v) for v in np.unravel_index(i * self.cols + j, self.shape))
+
+
+def _maxima(ref: np.ndarray | None, keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The largest judged |entry| of each row and each column."""
+    assert ref is not None
+    rows = np.zeros(ref.shape[0])
+    cols = np.zeros(ref.shape[1])
+    step = max(1, CHUNK // max(1, ref.shape[1]))
+    for r0 in range(0, ref.shape[0], step):
+        a = np.abs(ref[r0:r0 + step])
+        if keep is not None:
+            a = np.where(keep[r0:r0 + step], a, 0.0)
+        a = np.where(np.isnan(a), 0.0, a)
+        rows[r0:r0 + step] = a.max(axis=1, initial=0.0)
+        cols = np.maximum(cols, a.max(axis=0, initial=0.0))
+    if len(rows) == 1:  # a gradient: the largest entry of all
+        cols[:] = rows[0]
+    return rows, cols
+
+
+def _at(a: np.ndarray | None, part: slice) -> Any:
+    return 0.0 if a is None else a[part]
+
+
+def _tolerance(terms: tuple[Any, ...], i: int, j: int) -> tuple[float, str]:
+    at_entry = np.array([float(np.broadcast_to(t, np.shape(terms[1]))[i, j]) for t in terms])
+    return float(at_entry.sum()), bound_name(at_entry[:, None], (0,))
 
 
 def rounding_floor(jac: np.ndarray) -> np.ndarray:
@@ -120,8 +215,12 @@ def rounding_floor(jac: np.ndarray) -> np.ndarray:
     return floor
 
 
-def _bad(diff: np.ndarray, terms: np.ndarray, keep: np.ndarray) -> list[tuple[int, ...]]:
-    return [_ints(tuple(i)) for i in np.argwhere(~(diff <= terms.sum(axis=0)) & keep)]
+def _bad(diff: np.ndarray, terms: tuple[Any, ...], keep: np.ndarray) -> np.ndarray:
+    """(row, column) of each entry beyond its tolerance; NaN counts as beyond."""
+    tol = terms[0] + terms[1]
+    for t in terms[2:]:
+        tol = tol + t
+    return np.argwhere(~(diff <= tol) & keep)
 
 
 def compare_directions(exact: np.ndarray, numeric: np.ndarray, error: np.ndarray,
@@ -130,7 +229,7 @@ def compare_directions(exact: np.ndarray, numeric: np.ndarray, error: np.ndarray
     """Judge K projections uᵀJv, exact against numeric. ``scale`` is
     Σ|u||J||v|: the relative tolerance applies to it, since the projection
     itself may cancel to near zero."""
-    terms = np.stack(np.broadcast_arrays(atol, rtol * scale, SCALE * scale, error))
+    terms = np.stack(np.broadcast_arrays(atol, rtol * scale, SCALE * scale, error, 0.0))
     tol = terms.sum(axis=0)
     diff = np.abs(exact - numeric)
     return tuple(Mismatch(variable, (int(k),), "direction", float(exact[k]), float(numeric[k]),
@@ -139,9 +238,9 @@ def compare_directions(exact: np.ndarray, numeric: np.ndarray, error: np.ndarray
 
 
 def bound_name(terms: np.ndarray, idx: tuple[int, ...]) -> str:
-    """The largest term of a tolerance (atol, rtol, scale, fd stacked) at an entry."""
+    """The largest term of a tolerance (atol, rtol, scale, fd, exact stacked) at an entry."""
     at_entry = [float(t[idx]) for t in terms]
-    return ("atol", "rtol", "scale", "fd")[int(np.argmax(at_entry))]
+    return ("atol", "rtol", "scale", "fd", "exact")[int(np.argmax(at_entry))]
 
 
 def _ints(idx: tuple[int, ...]) -> tuple[int, ...]:

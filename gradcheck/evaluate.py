@@ -4,6 +4,8 @@ This is the numeric engine's forward pass. It shares nothing with
 :mod:`gradcheck.symbolic` but the tree and the operator table's NumPy
 column. Domains are checked before each operation and kinks recorded, on
 real parts, so a complex step sees the same branches as the real point.
+A variable may be a stack of matrices (K × rows × cols): every operation
+acts on the last two axes, so K points are evaluated in one pass.
 
 >>> import numpy as np
 >>> from gradcheck.parser import parse
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -54,12 +57,13 @@ class Trace:
     operation (inv, det, logdet) on the path, 1 where there is none: rounding
     may grow by that much. ``imag`` is the largest imaginary part of any
     intermediate value (with a complex step: the scale of the intermediate
-    derivatives, which sets the rounding of the derivative).
+    derivatives, which sets the rounding of the derivative); one per
+    matrix when a stack of points is evaluated at once.
     """
 
     kinks: list[Kink] = field(default_factory=list)
     amplification: float = 1.0
-    imag: float = 0.0
+    imag: Any = 0.0  # a float, or an array with one per point of a stack
     conditioning: bool = False  # measure amplification (an SVD per matrix op: not per probe)
 
 
@@ -92,10 +96,13 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], trace: Trace | None) -> np.
     if isinstance(node, Var):
         array = np.asarray(env[node.name])
         if trace is not None and np.iscomplexobj(array):
-            trace.imag = max(trace.imag, float(np.abs(array.imag).max(initial=0.0)))
+            trace.imag = np.maximum(trace.imag, _largest(array.imag))
         return array
     if isinstance(node, Matrix):
-        return np.array([[_eval(e, env, trace)[0, 0] for e in row] for row in node.rows])
+        flat = np.broadcast_arrays(*(_eval(e, env, trace)[..., 0, 0]
+                                     for row in node.rows for e in row))
+        rows, cols = len(node.rows), len(node.rows[0])
+        return np.stack(flat, axis=-1).reshape(*flat[0].shape, rows, cols)
     assert isinstance(node, Call)
     op = ops.OPS[node.op]
     shape = node.shape or (1, 1)
@@ -108,11 +115,12 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], trace: Trace | None) -> np.
         with np.errstate(all="ignore"):
             mask = op.domain(*real)
         if not np.all(mask):
-            i, j = (int(v) for v in np.argwhere(~np.broadcast_to(mask, shape))[0])
             arg = real[1] if op.name == "div" else real[0]
-            whole = np.shape(mask) == (1, 1) and arg.shape != (1, 1)  # a whole-matrix condition
-            value = np.nan if whole else float(np.broadcast_to(arg, shape)[i, j])
-            raise OutOfDomain(node, (i, j), value, op.domain_text)
+            full = np.broadcast_shapes(np.shape(mask), arg.shape[:-2] + shape)
+            first = tuple(int(v) for v in np.argwhere(~np.broadcast_to(mask, full))[0])
+            whole = np.shape(mask)[-2:] == (1, 1) and arg.shape[-2:] != (1, 1)  # whole-matrix
+            value = np.nan if whole else float(np.broadcast_to(arg, full)[first])
+            raise OutOfDomain(node, (first[-2], first[-1]), value, op.domain_text)
     if trace is not None and op.kink is not None:
         trace.kinks.append(Kink(node, args[0].real - op.kink))
     if trace is not None and trace.conditioning and op.condition is not None:
@@ -124,9 +132,16 @@ def _eval(node: Node, env: Mapping[str, np.ndarray], trace: Trace | None) -> np.
     with np.errstate(all="ignore"):
         out = np.asarray(op.num(*args))
     if trace is not None and np.iscomplexobj(out):
-        trace.imag = max(trace.imag, float(np.abs(out.imag).max(initial=0.0)))
+        trace.imag = np.maximum(trace.imag, _largest(out.imag))
     if not np.isfinite(out).all():
-        i, j = (int(v) for v in np.argwhere(~np.isfinite(out))[0])
+        first = tuple(int(v) for v in np.argwhere(~np.isfinite(out))[0])
+        i, j = first[-2:]
         raise OutOfDomain(node, (i, j), np.nan,
-                          f"{op.name} gives {out[i, j]} at entry [{i},{j}] (overflow)")
+                          f"{op.name} gives {out[first]} at entry [{i},{j}] (overflow)")
     return out
+
+
+def _largest(a: np.ndarray) -> Any:
+    """The largest |entry| of a matrix, or of each matrix of a stack."""
+    return np.abs(a).max(axis=(-2, -1), initial=0.0) if a.ndim > 2 else float(
+        np.abs(a).max(initial=0.0))

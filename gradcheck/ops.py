@@ -107,13 +107,13 @@ def _relu_np(a: Any) -> Any:
 
 def _norm_np(a: Any) -> Any:
     # sqrt(sum(x*x)), scaled by the largest entry so that it cannot overflow.
-    m = np.max(np.abs(a.real))
-    return (m * np.sqrt(np.sum((a / m) ** 2))).reshape(1, 1)
+    m = np.max(np.abs(a.real), axis=(-2, -1), keepdims=True)
+    return m * np.sqrt(np.sum((a / m) ** 2, axis=(-2, -1), keepdims=True))
 
 
 def _logdet_np(a: Any) -> Any:
     sign, logabs = np.linalg.slogdet(a)
-    return (np.log(sign) + logabs).reshape(1, 1)  # the phase of sign carries Im for complex steps
+    return _whole(np.log(sign) + logabs)  # the phase of sign carries Im for complex steps
 
 
 def _softmax_np(a: Any) -> Any:
@@ -125,6 +125,29 @@ def _softmax_sym(m: sympy.Matrix) -> sympy.Matrix:
     e = m.applyfunc(sympy.exp)
     rows = [sympy.Add(*e.row(i)) for i in range(e.rows)]
     return sympy.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / rows[i])
+
+
+def _matmul_np(a: Any, b: Any) -> Any:
+    # A complex step meets real matrices: two real products, half the work
+    # of one complex product, and the same numbers.
+    if np.iscomplexobj(a) and not np.iscomplexobj(b):
+        return np.matmul(a.real, b) + 1j * np.matmul(a.imag, b)
+    if np.iscomplexobj(b) and not np.iscomplexobj(a):
+        return np.matmul(a, b.real) + 1j * np.matmul(a, b.imag)
+    return np.matmul(a, b)
+
+
+def _whole(x: Any) -> Any:
+    """A value per matrix (a scalar, or one per matrix of a stack) as 1×1 matrices."""
+    return np.asarray(x)[..., None, None]
+
+
+def _sign_np(a: Any) -> Any:
+    return np.where(a.real > 0, 1.0, np.where(a.real < 0, -1.0, 0.0)) + 0 * a
+
+
+def _step_np(a: Any) -> Any:
+    return np.where(a.real > 0, 1.0, np.where(a.real < 0, 0.0, 0.5)) + 0 * a
 
 
 def _one(x: Any) -> sympy.Matrix:
@@ -140,20 +163,20 @@ def _pow_domain(a: Any, b: Any) -> Any:
 
 
 def _invertible(a: Any) -> Any:
-    return np.array([[np.linalg.cond(a.real) < 1e12]])
+    return _whole(np.linalg.cond(a.real) < 1e12)
 
 
 def _nonzero_matrix(a: Any) -> Any:
-    return np.array([[np.any(a.real != 0)]])
+    return _whole(np.any(a.real != 0, axis=(-2, -1)))
 
 
 def _cond(a: Any) -> float:
-    return float(np.linalg.cond(a.real))
+    return float(np.max(np.linalg.cond(a.real)))
 
 
 def _positive_det(a: Any) -> Any:
     sign, _ = np.linalg.slogdet(a.real)
-    return np.array([[sign > 0]])
+    return _whole(sign > 0)
 
 
 _ROWS: list[Op] = [
@@ -173,7 +196,7 @@ _ROWS: list[Op] = [
        domain_text="a ** b needs a > 0 unless b is an integer (and a != 0 when b < 0)",
        pole=lambda a, b: np.where(b < 0, a, 1.0)),
     # ----- products of matrices -----
-    Op("matmul", "matmul", 2, lambda a, b: a * b, np.matmul, "matrix product", infix="@",
+    Op("matmul", "matmul", 2, lambda a, b: a * b, _matmul_np, "matrix product", infix="@",
        precedence=PRECEDENCE_MUL),
     Op("dot", "dot", 2, lambda a, b: None, lambda a, b: None,
        "the product as printed in notes (· ×, or writing operands side by side): the matrix "
@@ -182,7 +205,8 @@ _ROWS: list[Op] = [
     # ----- unary operators -----
     Op("neg", "elementwise", 1, lambda a: -a, np.negative, "negation", prefix="-",
        precedence=PRECEDENCE_UNARY),
-    Op("transpose", "matrix", 1, lambda m: m.T, np.transpose, "transpose; also xᵀ, transpose(x)",
+    Op("transpose", "matrix", 1, lambda m: m.T, lambda a: np.swapaxes(a, -1, -2),
+       "transpose; also xᵀ, transpose(x)",
        postfix=".T", precedence=PRECEDENCE_POSTFIX),
     # ----- elementwise functions -----
     Op("exp", "elementwise", 1, sympy.exp, np.exp, "exponential"),
@@ -201,18 +225,26 @@ _ROWS: list[Op] = [
        "rectified linear unit max(x, 0)", aliases=("ReLU",), kink=0.0),
     Op("softplus", "elementwise", 1, lambda a: sympy.log(1 + sympy.exp(a)), _softplus_np,
        "log(1 + exp(x))"),
+    # The derivatives of abs and relu, away from 0; at 0 the values SymPy gives.
+    Op("sign", "elementwise", 1, sympy.sign, _sign_np,
+       "sign: 1 for x > 0, -1 for x < 0, 0 at 0 (the derivative of abs)", kink=0.0),
+    Op("step", "elementwise", 1, sympy.Heaviside, _step_np,
+       "Heaviside step: 1 for x > 0, 0 for x < 0, 1/2 at 0 (the derivative of relu)",
+       aliases=("heaviside",), kink=0.0),
     # ----- reductions to 1×1 -----
-    Op("sum", "reduce", 1, lambda m: _one(sympy.Add(*m)), lambda a: np.sum(a).reshape(1, 1),
+    Op("sum", "reduce", 1, lambda m: _one(sympy.Add(*m)),
+       lambda a: np.sum(a, axis=(-2, -1), keepdims=True),
        "sum of all entries"),
     Op("mean", "reduce", 1, lambda m: _one(sympy.Add(*m) / len(m)),
-       lambda a: np.mean(a).reshape(1, 1), "mean of all entries"),
-    Op("trace", "reduce", 1, lambda m: _one(m.trace()), lambda a: np.trace(a).reshape(1, 1),
+       lambda a: np.mean(a, axis=(-2, -1), keepdims=True), "mean of all entries"),
+    Op("trace", "reduce", 1, lambda m: _one(m.trace()),
+       lambda a: _whole(np.trace(a, axis1=-2, axis2=-1)),
        "sum of the diagonal", aliases=("tr",), square=True),
     Op("norm", "reduce", 1, lambda m: _one(sympy.sqrt(sympy.Add(*[e**2 for e in m]))),
        _norm_np, "Frobenius norm",
        domain=_nonzero_matrix, domain_text="norm is not differentiable at the zero matrix"),
     Op("det", "reduce", 1, lambda m: _one(m.det(method="berkowitz")),
-       lambda a: np.linalg.det(a).reshape(1, 1), "determinant", square=True, condition=_cond),
+       lambda a: _whole(np.linalg.det(a)), "determinant", square=True, condition=_cond),
     Op("logdet", "reduce", 1, lambda m: _one(sympy.log(m.det(method="berkowitz"))),
        _logdet_np, "log of the determinant",
        square=True, domain=_positive_det, domain_text="logdet needs a positive determinant",
@@ -220,7 +252,7 @@ _ROWS: list[Op] = [
     # ----- whole-matrix functions -----
     Op("inv", "matrix", 1, lambda m: m.inv(method="ADJ"), np.linalg.inv, "matrix inverse",
        square=True, domain=_invertible, domain_text="inv needs an invertible matrix",
-       pole=lambda a: np.linalg.det(a).reshape(1, 1), condition=_cond),
+       pole=lambda a: _whole(np.linalg.det(a)), condition=_cond),
     Op("softmax", "matrix", 1, _softmax_sym, _softmax_np, "softmax of each row"),
     # ----- constant constructors -----
     Op("ones", "constructor", 2, lambda r, c: sympy.ones(r, c), lambda r, c: np.ones((r, c)),

@@ -154,3 +154,26 @@ def test_complex_step_is_exact_to_rounding_for_smooth_functions(x):
     for k, l in np.ndindex(x.shape):
         true = (np.cos(x[k, l]) + np.sin(x[k, l])) * np.exp(x[k, l])
         assert est.value[k, l, k, l] == pytest.approx(true, rel=4e-16)
+
+
+@pytest.mark.parametrize("text, shapes", [
+    ("sum(tanh(P@Q))", {"P": (3, 3), "Q": (3, 3)}),
+    ("softmax(x@W)", {"x": (2, 3), "W": (3, 4)}),
+    ("inv(A)@B", {"A": (3, 3), "B": (3, 2)}),
+    ("[[sum(x), 1], [2, 3]] @ x.T", {"x": (3, 2)}),
+    ("logdet(A.T@A+eye(3)) + norm(A) + det(A)*trace(A)", {"A": (3, 3)}),
+])
+def test_stacked_complex_step_gives_the_numbers_of_one_entry_at_a_time(text, shapes):
+    typed = infer(parse(text), shapes)
+    rng = np.random.default_rng(1)
+    env = {n: rng.integers(-512, 512, size=s) / 256 + 3 * np.eye(*s) for n, s in shapes.items()}
+    for name in shapes:
+        stacked = numeric.jacobian(typed.tree, name, env, "complex")
+        fn = numeric._tree_function(typed.tree, env, name)
+        single = numeric.jacobian_of(fn, env[name], "complex", tree=typed.tree,
+                                     amplification=numeric._amplification(typed.tree, env))
+        value, error = single.value, single.error
+        if typed.shape == (1, 1):
+            value, error = value[0, 0], error[0, 0]
+        assert np.array_equal(stacked.value, value) and np.array_equal(stacked.error, error)
+        assert stacked.evaluations == single.evaluations

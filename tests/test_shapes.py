@@ -89,7 +89,7 @@ def test_constructor_sizes():
 def test_unknown_name_hints():
     with pytest.raises(NameLookupError) as info:
         infer(parse("sinn(x)"), S, text="sinn(x)")
-    assert info.value.hint == "did you mean 'sin'?"
+    assert info.value.hint == "did you mean 'sin' or 'sign'?"
     assert info.value.column == 1
     with pytest.raises(NameLookupError, match="'sin' is a function") as info:
         infer(parse("sin x"), S)
