@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from . import claims, numeric, symbolic
+from . import claims, closed_eval, closed_form, numeric, symbolic
 from .compare import compare, compare_directions
 from .diagnose import Diagnosis, diagnose, difference
 from .errors import (
@@ -37,15 +37,20 @@ from .limits import TIMEOUT, Budget
 from .parser import parse
 from .points import Value, draw, kink_margin, parse_shape, to_value
 from .report import label
-from .result import CheckResult, Directions, Gradient
+from .result import CheckResult, ClosedForm, Directions, Gradient
 from .shapes import Typed, infer
-from .tree import render
+from .tree import render, walk
 
-__all__ = ["ATOL", "RTOL", "assert_gradient", "check", "derivative", "jacobian"]
+__all__ = ["ATOL", "ENGINES", "RTOL", "assert_gradient", "check", "derivative", "jacobian"]
 
 ATOL = 0.0  # absolute tolerance; the comparator adds a rounding floor relative to max|exact|
 RTOL = 1e-7  # relative tolerance: a float64 computation is far closer; 1e-6 errors are caught
 KINK_MARGIN = 1e-3  # random points keep relu/abs arguments this far from their kinks
+ENGINES = ("auto", "sympy", "closed")
+# engine="auto" keeps the elementwise SymPy engine (the reference) while the
+# Jacobian has at most this many entries and no matrix more than SYMPY_MATRIX.
+SYMPY_ENTRIES = 1024
+SYMPY_MATRIX = 64
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
           at: Mapping[str, Any] | None = None, shapes: Mapping[str, Any] | None = None,
           expect: Any = None, atol: float = ATOL, rtol: float = RTOL, seed: int = 0,
           method: str = "auto", directions: int | None = None,
-          timeout: float = TIMEOUT) -> CheckResult:
+          timeout: float = TIMEOUT, engine: str = "auto") -> CheckResult:
     """Check the derivative of ``expr`` with respect to ``wrt`` at a point.
 
     Args:
@@ -88,6 +93,12 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
             are still compared with the exact Jacobian entry by entry.
         timeout: seconds of symbolic work allowed (the exact engine) before
             a LimitError; ``math.inf`` for no budget.
+        engine: the exact engine: ``sympy`` (SymPy over the entries: the
+            reference, slow beyond a few dozen entries), ``closed``
+            (closed-form matrix calculus evaluated with NumPy: exact with
+            fractions where the operations are rational and it is
+            affordable, else float64 with an error bound), or ``auto``
+            (SymPy for Jacobians up to 1024 entries, closed form beyond).
 
     Returns:
         A :class:`CheckResult`; it never raises on a mismatch.
@@ -105,12 +116,13 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
     if directions is not None and (not isinstance(directions, int) or isinstance(
             directions, bool) or directions < 1):
         raise OptionError(f"directions must be a whole number >= 1, got {directions!r}")
+    _check_engine(engine)
     budget = _budget(timeout)
     problem = _prepare(expr, at, shapes, seed, budget)
     names = _wrt(wrt, problem)
     expected = _expected(expect, names)
     grads = tuple(_gradient(problem, n, expected.get(n), atol, rtol, method, directions, seed,
-                            budget) for n in names)
+                            budget, engine) for n in names)
     return CheckResult(
         expression=expr, reading=problem.typed.text, readings=problem.typed.readings,
         shapes=dict(problem.typed.shapes), output_shape=problem.typed.shape,
@@ -133,17 +145,18 @@ def assert_gradient(expr: str, **kwargs: Any) -> CheckResult:
 
 def jacobian(expr: str, *, wrt: str | None = None, at: Mapping[str, Any] | None = None,
              shapes: Mapping[str, Any] | None = None, seed: int = 0,
-             timeout: float = TIMEOUT) -> np.ndarray:
+             timeout: float = TIMEOUT, engine: str = "auto") -> np.ndarray:
     """The exact Jacobian as a float array (f.shape + w.shape; w.shape for 1×1 f).
 
-    ``wrt`` may be left out when the expression has one variable.
+    ``wrt`` may be left out when the expression has one variable; ``engine``
+    as for :func:`check`.
     """
+    _check_engine(engine)
     budget = _budget(timeout)
     problem = _prepare(expr, at, shapes, seed, budget)
     name = _single(wrt, problem)
     with budget.section("the exact derivative"):
-        exact, _ = _exact(problem, name)
-        return symbolic.to_float(exact)
+        return _truth(problem, name, engine).value
 
 
 def exact_jacobians(expr: str, at: Mapping[str, Any], names: list[str],
@@ -153,7 +166,7 @@ def exact_jacobians(expr: str, at: Mapping[str, Any], names: list[str],
     budget = _budget(timeout)
     problem = _prepare(expr, at, None, 0, budget)
     with budget.section("the exact derivative"):
-        return {n: symbolic.to_float(_exact(problem, n)[0]) for n in names}
+        return {n: _truth(problem, n, "auto").value for n in names}
 
 
 def derivative(expr: str, *, wrt: str | None = None,
@@ -185,6 +198,13 @@ def _budget(timeout: float) -> Budget:
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
         raise OptionError(f"timeout must be a number of seconds > 0, got {timeout!r}")
     return Budget(float(timeout))
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise OptionError(f"unknown engine {engine!r}",
+                          hint=suggest(str(engine), ENGINES) or "choose from "
+                          + ", ".join(ENGINES))
 
 
 def _check_tolerances(atol: float, rtol: float) -> None:
@@ -281,6 +301,43 @@ def _expected(expect: Any, names: list[str]) -> dict[str, Any]:
     return {names[0]: expect}
 
 
+@dataclass(frozen=True, eq=False)
+class _Truth:
+    """The exact derivative at the point, from one engine or the other."""
+
+    value: np.ndarray  # floats, gradcheck's layout
+    error: np.ndarray | None  # a bound on value's error (closed form in float64)
+    values: Any  # exact SymPy values, where available
+    expressions: Any  # SymPy expressions in the entries of w (the SymPy engine)
+    elementwise: bool
+    engine: str  # "sympy" or "closed form"
+    exactness: str  # "exact" or "float64"
+    closed: closed_form.Derivative | None
+
+
+def _truth(problem: _Problem, name: str, engine: str) -> _Truth:
+    tree = problem.typed.tree
+    closed = closed_form.derive(tree, name) if closed_form.supports(tree, name) else None
+    if engine == "closed" and closed is None:
+        raise OptionError("the closed-form engine does not cover matrix literals whose "
+                          f"entries depend on '{name}'", hint="use engine 'sympy' or 'auto'")
+    w_size = problem.values[name].array.size
+    f_rows, f_cols = problem.typed.shape
+    largest = max(n.shape[0] * n.shape[1] for n in walk(tree) if n.shape is not None)
+    small = f_rows * f_cols * w_size <= SYMPY_ENTRIES and largest <= SYMPY_MATRIX
+    if closed is not None and (engine == "closed" or (engine == "auto" and not small)):
+        j = closed_eval.jacobian(closed, problem.values)
+        values = None
+        if j.fractions is not None and j.fractions.size <= SYMPY_ENTRIES:
+            values = symbolic.from_fractions(j.fractions)
+        return _Truth(j.value, j.error, values, None, closed.form == "elementwise",
+                      "closed form", j.exactness, closed)
+    values, jac = _exact(problem, name)
+    return _Truth(symbolic.to_float(values), None, values, jac,
+                  symbolic.is_elementwise(jac, problem.typed.shape, problem.values[name].shape),
+                  "sympy", "exact", closed)
+
+
 def _exact(problem: _Problem, name: str) -> tuple[Any, Any]:
     """The Jacobian at the point (exact SymPy values) and as expressions."""
     w = symbolic.symbols(name, problem.values[name].shape)
@@ -292,13 +349,13 @@ def _exact(problem: _Problem, name: str) -> tuple[Any, Any]:
 
 
 def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float,
-              method: str, directions: int | None, seed: int, budget: Budget) -> Gradient:
+              method: str, directions: int | None, seed: int, budget: Budget,
+              engine: str = "auto") -> Gradient:
     typed = problem.typed
     w_shape = problem.values[name].shape
     with budget.section(f"the exact derivative by {name}"):
-        exact_values, jac = _exact(problem, name)
-        exact = symbolic.to_float(exact_values)
-        elementwise = symbolic.is_elementwise(jac, typed.shape, w_shape)
+        truth = _truth(problem, name, engine)
+    exact, elementwise = truth.value, truth.elementwise
     _finite(exact, name, "the exact derivative", DomainError,
             "choose a point where the derivative is within float64's range")
     claimed = form = None
@@ -309,20 +366,25 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
                                       elementwise=elementwise, name=name)
         _finite(claimed, name, "the claimed derivative", ClaimError,
                 "a claim must be finite everywhere")
-    common = dict(name=name, shape=w_shape, exact=exact, exact_values=exact_values,
+    closed = truth.closed
+    common = dict(name=name, shape=w_shape, exact=exact, exact_values=truth.values,
                   claimed=claimed, claim_form=form, elementwise=elementwise,
-                  claim_text=claim if isinstance(claim, str) else None)
+                  claim_text=claim if isinstance(claim, str) else None, engine=truth.engine,
+                  exactness=truth.exactness, exact_error=truth.error,
+                  closed_form=None if closed is None else ClosedForm(
+                      render(closed.expression), closed_form.latex(closed.expression),
+                      closed.form, closed.cotangent))
     try:
         if directions is not None:
             gradient = _by_directions(problem, name, exact, claimed, atol, rtol, method,
-                                      directions, seed, common)
+                                      directions, seed, common, truth.error)
         else:
             est = numeric.jacobian(typed.tree, name, _env(problem), method)
             undefined = np.zeros(exact.shape, dtype=bool)
             for u in est.undefined:
                 undefined[u.index] = True
             comparison = compare(exact, est.value, est.error, claimed, atol=atol, rtol=rtol,
-                                 variable=name, skip=undefined)
+                                 variable=name, skip=undefined, exact_error=truth.error)
             gradient = Gradient(**common, numeric=est.value, numeric_error=est.error,
                                 comparison=comparison, evaluations=est.evaluations,
                                 methods=tuple(sorted(set(est.methods.flat))),
@@ -330,13 +392,13 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
     except OutOfDomain as e:
         raise _domain_error(problem.text, e, "finite differences step ") from None
     return dataclasses.replace(gradient, diagnosis=_diagnosis(
-        problem, name, exact, claimed, gradient.comparison, atol, rtol, budget, jac, claim,
-        form))
+        problem, name, exact, claimed, gradient.comparison, atol, rtol, budget,
+        truth.expressions, claim, form, engine))
 
 
 def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
                comparison: Any, atol: float, rtol: float, budget: Budget, jac: Any = None,
-               claim: Any = None, form: str | None = None) -> Any:
+               claim: Any = None, form: str | None = None, engine: str = "auto") -> Any:
     """Which usual mistake explains a wrong claim (only when there is one),
     with the simplified difference exact − claimed for a claim written as text."""
     if claimed is None or not any(m.kind == "claim" for m in comparison.mismatches):
@@ -347,8 +409,8 @@ def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
         typed = infer(parse(text), shapes, text=text)
         if typed.shape != problem.typed.shape:
             return np.full(exact.shape, np.nan)
-        values, _ = _exact(_Problem(text, typed, problem.values, problem.drawn), name)
-        return symbolic.to_float(values)
+        return _truth(_Problem(text, typed, problem.values, problem.drawn), name,
+                      engine).value
 
     # A diagnosis is extra: it gets a share of the budget, and running out
     # of it ends the diagnosis, never the check.
@@ -403,7 +465,7 @@ def _env(problem: _Problem) -> dict[str, np.ndarray]:
 
 def _by_directions(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
                    atol: float, rtol: float, method: str, k: int, seed: int,
-                   common: dict[str, Any]) -> Gradient:
+                   common: dict[str, Any], exact_error: np.ndarray | None) -> Gradient:
     """The numeric engine on K random projections uᵀJv (Rademacher u, v)."""
     f_shape, w_shape = problem.typed.shape, problem.values[name].shape
     rng = np.random.default_rng([seed, zlib.crc32(name.encode()), 1])
@@ -416,8 +478,12 @@ def _by_directions(problem: _Problem, name: str, exact: np.ndarray, claimed: Any
                                                   method)
     numeric_p = np.einsum("kij,kij->k", u, jv)
     error = np.einsum("kij,kij->k", np.abs(u), err)
+    if exact_error is not None:
+        error = error + np.einsum("kij,ijab,kab->k", np.abs(u),
+                                  exact_error.reshape(*f_shape, *w_shape), np.abs(v))
     dirs = Directions(u, v, exact_p, numeric_p, error, scale, defined)
-    comparison = compare(exact, None, None, claimed, atol=atol, rtol=rtol, variable=name)
+    comparison = compare(exact, None, None, claimed, atol=atol, rtol=rtol, variable=name,
+                         exact_error=exact_error)
     bad = compare_directions(exact_p[defined], numeric_p[defined], error[defined],
                              scale[defined], atol=atol, rtol=rtol, variable=name)
     where = np.flatnonzero(defined)  # number the projections as drawn

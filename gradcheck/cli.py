@@ -48,6 +48,10 @@ def main() -> None:
 @click.option("--directions", type=click.IntRange(min=1), default=None, metavar="K",
               help="Check the numeric engine on K random projections uᵀJv instead of the "
                    "whole Jacobian (for large inputs).")
+@click.option("--engine", type=click.Choice(api.ENGINES), default="auto", show_default=True,
+              help="Exact engine: sympy (over the entries; the reference), closed (closed-form "
+                   "matrix calculus with NumPy, for large inputs), auto (sympy for Jacobians up "
+                   "to 1024 entries).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed for values drawn at random.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=TIMEOUT,
@@ -62,8 +66,9 @@ def main() -> None:
               help="Also draw heatmaps of the exact and claimed derivatives and their "
                    "errors to FILE.png (needs matplotlib: pip install 'gradcheck[plot]').")
 def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
-          expect: tuple[str, ...], fmt: str, method: str, directions: int | None, seed: int,
-          timeout: float, atol: float, rtol: float, plot_path: str | None) -> None:
+          expect: tuple[str, ...], fmt: str, method: str, directions: int | None,
+          engine: str, seed: int, timeout: float, atol: float, rtol: float,
+          plot_path: str | None) -> None:
     """Check the derivative of EXPRESSION.
 
     \b
@@ -80,7 +85,8 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
         at, shapes = _lets(lets)
         result = api.check(expression, wrt=list(wrt) or None, at=at, shapes=shapes,
                            expect=_expects(expect), atol=atol, rtol=rtol, seed=seed,
-                           method=method, directions=directions, timeout=timeout)
+                           method=method, directions=directions, timeout=timeout,
+                           engine=engine)
     except GradcheckError as e:
         raise click.UsageError(e.format_message()) from None
     except RecursionError:

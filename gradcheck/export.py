@@ -50,7 +50,15 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
         "layout": "gradient" if g.exact.ndim == 2 else "jacobian",
         "elementwise": g.elementwise,
         "exact": _list(g.exact),
-        "exact_text": _exact_text(g.exact_values, g.exact.shape),
+        "exact_text": None if g.exact_values is None else _exact_text(g.exact_values,
+                                                                      g.exact.shape),
+        "engine": g.engine,
+        "exactness": g.exactness,
+        "exact_error_max": None if g.exact_error is None else _float(
+            float(g.exact_error.max(initial=0.0))),
+        "closed_form": None if g.closed_form is None else {
+            "text": g.closed_form.text, "latex": g.closed_form.latex,
+            "form": g.closed_form.form, "cotangent": g.closed_form.cotangent},
         "numeric": None if g.numeric is None else _list(g.numeric),
         "numeric_error": None if g.numeric_error is None else _list(g.numeric_error),
         "directions": None if g.directions is None else {
@@ -116,6 +124,8 @@ def latex(r: CheckResult) -> str:
     >>> print(latex(r))
     % gradcheck: f = z @ B, read as z@B; PASS
     % ∂f/∂z: Jacobian 1×2×1×2 as a block matrix: block (i,j) is ∂f[i,j]/∂z, 1×2
+    % closed form: ∂⟨G, f⟩/∂w = G@B.T
+    % \partial \langle G, f\rangle / \partial z = G B^{\top}
     % exact
     \frac{\partial f}{\partial z} = \begin{bmatrix}
       \begin{bmatrix} 1 & 3 \end{bmatrix} & \begin{bmatrix} 2 & 4 \end{bmatrix}
@@ -163,8 +173,15 @@ def _gradient_latex(r: CheckResult, g: Gradient) -> list[str]:
         head = (f"∂f/∂{g.name}: Jacobian {dims} as a block matrix: block (i,j) is "
                 f"∂f[i,j]/∂{g.name}, {fmt(g.shape)}")
         d = rf"\frac{{\partial f}}{{\partial {w}}}"
-    out = [_comment(head), "% exact",
-           *_equation(d, _show(g, _exact_cells(g.exact_values, g.exact.shape)))]
+    exact = _float_cells(g.exact) if g.exact_values is None else _exact_cells(g.exact_values,
+                                                                              g.exact.shape)
+    out = [_comment(head)]
+    if g.closed_form is not None:
+        cf = g.closed_form
+        out += [_comment(f"closed form: {cf}"),
+                f"% {d} = {cf.latex}" if cf.form != "vjp" else
+                rf"% \partial \langle {cf.cotangent}, f\rangle / \partial {w} = {cf.latex}"]
+    out += ["% exact", *_equation(d, _show(g, exact))]
     how = ", ".join(_METHOD_NAMES.get(m, m) for m in g.methods)
     if g.numeric is not None:
         out.append(_comment(f"numeric: {how}, {g.evaluations} evaluations"))

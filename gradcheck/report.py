@@ -109,8 +109,11 @@ def _gradient_text(r: CheckResult, g: Gradient, color: bool = False) -> list[str
         head = (f"∂f/∂{g.name}: Jacobian {_dims(g.exact.shape)}; rows f[i,j], columns "
                 f"{g.name}[k,l]")
     lines = [head]
+    if g.closed_form is not None:
+        lines.append(f"  closed form: {g.closed_form}")
     how = ", ".join(_METHOD_NAMES.get(m, m) for m in g.methods)
-    blocks = [("exact", _view(g, g.exact, exact=g.exact_values, color=color))]
+    blocks = [(f"exact ({exactness(g)})", _view(g, g.exact, exact=g.exact_values,
+                                                color=color))]
     if g.numeric is not None:
         marks = {m.index: BAD for m in g.mismatches if m.kind == "engines"}
         marks.update({u.index: ODD for u in g.undefined})
@@ -177,13 +180,23 @@ def _projections(d: Any, bad: set[int] | None = None, color: bool = False) -> li
     return lines
 
 
+def exactness(g: Gradient) -> str:
+    """Which engine computed the exact derivative, and how exact it is."""
+    if g.engine == "sympy":
+        return "SymPy, exact"
+    if g.exact_error is None:
+        return "closed form, exact rational arithmetic"
+    return f"closed form, float64 within {float(g.exact_error.max(initial=0.0)):.1e}"
+
+
 def _view(g: Gradient, a: np.ndarray, exact: Any = None,
           marks: dict[tuple[int, ...], str] | None = None, color: bool = False) -> list[str]:
     """The array as people read it: the diagonal for elementwise Jacobians,
     a (f entries) × (w entries) table otherwise. ``marks`` styles entries
     (array indices) when ``color``."""
     wide = a.ndim == 4 and not g.elementwise and a.shape[2] * a.shape[3] > 6
-    cells = _cells(a, exact, digits=6 if wide else 10)
+    cells: Any = _cells(a, exact, digits=6 if wide else 10) if exact is not None else _Lazy(
+        a, 6 if wide else 10)
     styles: dict[tuple[int, int], str] = {}
     for idx, style in (marks or {}).items():
         if a.ndim == 2:
@@ -204,6 +217,21 @@ def _view(g: Gradient, a: np.ndarray, exact: Any = None,
     rows = [f"f[{i},{j}]" for i in range(fr) for j in range(fc)]
     cols = [f"{g.name}[{k},{l}]" for k in range(wr) for l in range(wc)]
     return _grid(flat, rows, cols, styles, color)
+
+
+class _Lazy:
+    """Cells formatted when shown: a large Jacobian is shown in part, and
+    formatting all its entries would take longer than the check."""
+
+    def __init__(self, a: np.ndarray, digits: int) -> None:
+        self.a, self.digits = a, digits
+        self.shape = a.shape
+
+    def __getitem__(self, idx: Any) -> str:
+        return str(_cells(np.asarray(self.a[idx]).reshape(1), None, self.digits)[0])
+
+    def reshape(self, *shape: int) -> _Lazy:
+        return _Lazy(self.a.reshape(*shape), self.digits)
 
 
 def _cells(a: np.ndarray, exact: Any, digits: int = 10) -> np.ndarray:

@@ -19,7 +19,29 @@ from .numeric import Undefined
 from .shapes import Reading
 from .tree import Shape
 
-__all__ = ["CheckResult", "Directions", "Gradient"]
+__all__ = ["CheckResult", "ClosedForm", "Directions", "Gradient"]
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """The exact derivative as an expression of the language, whatever the sizes.
+
+    ``form`` says how to read ``text``: ``gradient`` (f is 1×1),
+    ``elementwise`` (f is elementwise in w: the Jacobian's diagonal, with
+    w's shape) or ``vjp`` (the vector-Jacobian product ∂⟨G, f⟩/∂w, linear
+    in the matrix ``cotangent`` of f's shape: Jacobian row (i, j) is its
+    value at G = E_ij).
+    """
+
+    text: str
+    latex: str
+    form: str
+    cotangent: str = "G"
+
+    def __str__(self) -> str:
+        if self.form == "vjp":
+            return f"∂⟨{self.cotangent}, f⟩/∂w = {self.text}"
+        return self.text
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +86,10 @@ class Gradient:
     undefined: tuple[Undefined, ...] = ()  # entries where f is not differentiable (a kink)
     directions: Directions | None = None
     diagnosis: Diagnosis | None = None  # the mistake that explains a wrong claim
+    engine: str = "sympy"  # which engine computed exact: "sympy" or "closed form"
+    exactness: str = "exact"  # "exact", or "float64" with exact_error bounding it
+    exact_error: np.ndarray | None = None  # bound on |exact - true derivative| (float64)
+    closed_form: ClosedForm | None = None  # the derivative as an expression, where one exists
 
     @property
     def passed(self) -> bool:

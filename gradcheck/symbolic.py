@@ -27,8 +27,8 @@ from . import ops
 from .errors import LimitError
 from .tree import Call, Matrix, Node, Num, Shape, Var
 
-__all__ = ["MAX_EXACT_EXPONENT", "build", "entries", "evaluate", "is_elementwise", "jacobian",
-           "symbols", "to_float"]
+__all__ = ["MAX_EXACT_EXPONENT", "build", "entries", "evaluate", "from_fractions",
+           "is_elementwise", "jacobian", "symbols", "to_float"]
 
 MAX_EXACT_EXPONENT = 2**16
 
@@ -114,10 +114,25 @@ def entries(expr: Any) -> list[Any]:
 
 
 def to_float(expr: Any) -> np.ndarray:
-    """Floats from exact SymPy values, each correctly rounded from 30 digits."""
+    """Floats from exact SymPy values, each correctly rounded from 30 digits;
+    NaN where a value is not a number (``DiracDelta(0)``: the derivative of
+    sign or step at its jump)."""
     flat = entries(expr)
     shape = expr.shape
     out = np.empty(len(flat))
     for n, e in enumerate(flat):
-        out[n] = float(e) if e.is_Rational else float(sympy.N(e, 30))
+        if e.is_Rational:
+            out[n] = float(e)
+            continue
+        v = sympy.N(e, 30)
+        out[n] = float(v) if v.is_Number else np.nan
     return out.reshape(shape)
+
+
+def from_fractions(a: np.ndarray) -> Any:
+    """Exact SymPy values from an array of fractions: a Matrix for 2-D, else
+    a rank-4 Array (the layouts :func:`jacobian` gives)."""
+    values = [sympy.Rational(x.numerator, x.denominator) for x in a.flat]
+    if a.ndim == 2:
+        return sympy.ImmutableMatrix(*a.shape, values)
+    return Array(values, a.shape)

@@ -60,6 +60,8 @@ def test_gradient_prints_exact_numeric_and_claimed_as_one_bmatrix_each():
     assert latex(r) == "\n".join([
         "% gradcheck: f = sum(x * y), read as sum(x*y); PASS",
         "% ∂f/∂x: gradient, 1×2",
+        "% closed form: y",
+        r"% \frac{\partial f}{\partial x} = y",
         "% exact",
         r"\frac{\partial f}{\partial x} = \begin{bmatrix} \frac{1}{4} & 3 \end{bmatrix}",
         "% numeric: complex step, 5 evaluations",

@@ -1,0 +1,430 @@
+"""Values of closed-form derivatives: vectorized, exact where the operations allow.
+
+:func:`jacobian` turns a :class:`~gradcheck.closed_form.Derivative` into the
+Jacobian in gradcheck's layout at a point. A gradient or an elementwise
+derivative is one evaluation of the expression; a general Jacobian is the
+vector-Jacobian product at G = E_ij for every entry (i, j) of f, evaluated
+for a stack of such G at once (matmul and elementwise operations act on
+the last two axes), in chunks of bounded memory.
+
+Two kinds of arithmetic:
+
+- **rational**: where every operation is rational (+ − * /, integer
+  powers, @, transpose, sum, mean, trace, det, inv, abs, relu, sign, step)
+  and the point is rational, the expression is evaluated with exact
+  fractions, when that is affordable (:data:`EXACT_WORK`). The result is
+  exact; the floats are correctly rounded from it.
+- **float64 with a bound**: otherwise every operation also carries a
+  bound on its error, propagated by a running error analysis: rounding of
+  each operation (u = 2⁻⁵³; γₖ = ku/(1−ku) for sums of k terms), NumPy's
+  elementary functions assumed within :data:`ULPS` units in the last place,
+  and inv/det/logdet within n·u·κ (κ the condition number) as a backward-
+  stable LU gives. Propagation through nonlinear functions is first order,
+  doubled for safety: the bound is a first-order bound, not a proof.
+
+>>> from gradcheck.parser import parse
+>>> from gradcheck.shapes import infer
+>>> from gradcheck.closed_form import derive
+>>> from gradcheck.points import to_value
+>>> typed = infer(parse("X@Y"), {"X": (2, 2), "Y": (2, 2)})
+>>> values = {"X": to_value([[1, 2], [3, 4]]), "Y": to_value([[0.5, 0], [0, 2]])}
+>>> j = jacobian(derive(typed.tree, "X"), values)
+>>> j.exactness, j.value[0, 0].tolist()
+('exact', [[0.5, 0.0], [0.0, 0.0]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import sympy
+
+from . import ops
+from .closed_form import Derivative
+from .compare import bound_array, store_bound
+from .points import Value
+from .tree import Call, Matrix, Node, Num, Var, walk
+
+__all__ = ["CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "jacobian"]
+
+U = 2.0**-53  # unit roundoff of float64
+ULPS = 4  # NumPy's exp, log, sin, … are assumed within this many units in the last place
+EXACT_WORK = 300_000  # fraction operations an exact evaluation may take
+CHUNK_BYTES = 64 * 2**20  # memory for one chunk of stacked cotangents and their images
+
+RATIONAL = {"add", "sub", "mul", "div", "neg", "matmul", "transpose", "sum", "mean", "trace",
+            "det", "inv", "abs", "relu", "sign", "step", "ones", "zeros", "eye"}
+
+
+@dataclass(frozen=True, eq=False)
+class Jacobian:
+    """The exact Jacobian's values in gradcheck's layout (w's shape for 1×1 f).
+
+    ``exactness`` is ``exact`` (rational arithmetic: ``value`` is correctly
+    rounded) or ``float64`` (``error`` bounds |value − true| entry by entry).
+    """
+
+    value: np.ndarray
+    error: np.ndarray | None
+    exactness: str
+    fractions: np.ndarray | None = None  # the exact values, when computed exactly
+
+
+def jacobian(d: Derivative, values: Mapping[str, Value]) -> Jacobian:
+    """Evaluate the derivative ``d`` at the point ``values`` (by name)."""
+    nodes = walk(d.expression)
+    calls = [n for n in nodes if isinstance(n, Call)]
+    rational = all(c.op in RATIONAL or (c.op == "pow" and _integer_exponent(c)) for c in calls)
+    rational = rational and not any(isinstance(n, Matrix) for n in nodes)
+    names = {n.name for n in nodes if isinstance(n, Var)} - {d.cotangent}
+    rational = rational and all(all(e.is_Rational for e in values[n].exact) for n in names)
+    runs = 1 if d.form != "vjp" else d.f_shape[0] * d.f_shape[1]
+    if rational and _work(calls) * runs <= EXACT_WORK:
+        env = {n: _fractions(values[n].exact) for n in names}
+        out = _stacked(d, lambda g: _Exact(env, g).value(d.expression), dtype=object)
+        value = np.vectorize(float, otypes=[float])(out) if out.size else out.astype(float)
+        return Jacobian(value, None, "exact", out)
+    fenv = {n: values[n].array.astype(np.float64) for n in names}
+
+    def run(g: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        return _Bounded(fenv, g).value(d.expression)
+
+    both = _stacked(d, run, dtype=np.float64, pairs=True)
+    return Jacobian(both[0], both[1], "float64")
+
+
+def _integer_exponent(c: Call) -> bool:
+    b = c.args[1]
+    return isinstance(b, Num) and b.value.denominator == 1
+
+
+def _work(calls: list[Call]) -> int:
+    """A count of the scalar operations an evaluation takes."""
+    total = 0
+    for c in calls:
+        rows, cols = c.shape or (1, 1)
+        inner = (c.args[0].shape or (1, 1))[1] if c.op == "matmul" else 1
+        cube = (c.args[0].shape or (1, 1))[0] ** 2 if c.op in ("det", "inv") else 1
+        total += rows * cols * inner * cube
+    return total
+
+
+def _fractions(m: sympy.MatrixBase) -> np.ndarray:
+    return np.array([[Fraction(int(e.p), int(e.q)) for e in m.row(i)] for i in range(m.rows)],
+                    dtype=object).reshape(m.shape)
+
+
+def _stacked(d: Derivative, run: Callable[[np.ndarray | None], Any], dtype: Any,
+             pairs: bool = False) -> Any:
+    """The Jacobian from evaluations of the expression: one, or one per
+    chunk of unit cotangents G = E_ij stacked."""
+    fr, fc = d.f_shape
+    wr, wc = d.w_shape
+    if d.form == "gradient":
+        out = run(None)
+        return tuple(_grid(o, d.w_shape) for o in out) if pairs else _grid(out, d.w_shape)
+    if d.form == "elementwise":
+        out = run(None)
+        diag = [_grid(o, d.w_shape) for o in out] if pairs else [_grid(out, d.w_shape)]
+        full = []
+        for part in diag:
+            j = np.zeros((fr * fc, wr * wc), dtype=dtype)
+            np.fill_diagonal(j, part.ravel())
+            full.append(j.reshape(fr, fc, wr, wc))
+        return tuple(full) if pairs else full[0]
+    m, n = fr * fc, wr * wc
+    j = np.zeros((m, n), dtype=dtype)
+    e = bound_array((m, n)) if pairs else None
+    chunk = max(1, CHUNK_BYTES // (8 * 8 * max(m, n, _largest(d))))
+    for start in range(0, m, chunk):
+        k = min(chunk, m - start)
+        g = np.full((k, m), Fraction(0) if dtype is object else 0.0, dtype=dtype)
+        g[np.arange(k), start + np.arange(k)] = Fraction(1) if dtype is object else 1.0
+        out = run(g.reshape(k, fr, fc))
+        if pairs:
+            j[start:start + k] = np.broadcast_to(out[0], (k, wr, wc)).reshape(k, n)
+            assert e is not None
+            store_bound(e, slice(start, start + k),
+                        np.broadcast_to(out[1], (k, wr, wc)).reshape(k, n))
+        else:
+            j[start:start + k] = np.broadcast_to(out, (k, wr, wc)).reshape(k, n)
+    shape = (fr, fc, wr, wc)
+    return (j.reshape(shape), e.reshape(shape)) if e is not None else j.reshape(shape)
+
+
+def _largest(d: Derivative) -> int:
+    return max((n.shape[0] * n.shape[1] for n in walk(d.expression) if n.shape), default=1)
+
+
+def _grid(a: Any, shape: tuple[int, int]) -> np.ndarray:
+    """A value spread to w's shape (a constant derivative is computed 1×1)."""
+    return np.array(np.broadcast_to(a, shape))
+
+
+class _Exact:
+    """Evaluation with fractions (object arrays); G is a stack or absent."""
+
+    def __init__(self, env: Mapping[str, np.ndarray], g: np.ndarray | None) -> None:
+        self.env, self.g = env, g
+        self.memo: dict[int, np.ndarray] = {}
+
+    def value(self, node: Node) -> np.ndarray:
+        key = id(node)
+        if key not in self.memo:
+            self.memo[key] = self._value(node)
+        return self.memo[key]
+
+    def _value(self, node: Node) -> np.ndarray:
+        if isinstance(node, Num):
+            return np.array([[node.value]], dtype=object)
+        if isinstance(node, Var):
+            return self.env[node.name] if node.name in self.env else _required(self.g)
+        assert isinstance(node, Call)
+        if ops.OPS[node.op].kind == "constructor":
+            sizes = (int(a.value) for a in node.args)  # type: ignore[union-attr]
+            return _each(Fraction)(np.asarray(ops.OPS[node.op].num(*sizes), dtype=np.int64))
+        a = [self.value(x) for x in node.args]
+        out: np.ndarray = _EXACT[node.op](*a)
+        return out
+
+
+def _required(g: np.ndarray | None) -> np.ndarray:
+    assert g is not None, "the cotangent is needed for a vector-Jacobian product"
+    return g
+
+
+def _gauss(a: np.ndarray) -> tuple[Fraction, np.ndarray]:
+    """Determinant and inverse of a square matrix of fractions (Gauss-Jordan)."""
+    n = a.shape[0]
+    m = [[Fraction(x) for x in row] + [Fraction(int(i == j)) for j in range(n)]
+         for i, row in enumerate(a.tolist())]
+    det = Fraction(1)
+    for col in range(n):
+        pivot = next((r for r in range(col, n) if m[r][col] != 0), None)
+        if pivot is None:
+            return Fraction(0), np.full((n, n), Fraction(0), dtype=object)
+        if pivot != col:
+            m[col], m[pivot] = m[pivot], m[col]
+            det = -det
+        p = m[col][col]
+        det *= p
+        m[col] = [x / p for x in m[col]]
+        for r in range(n):
+            if r != col and m[r][col] != 0:
+                f = m[r][col]
+                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
+    return det, np.array([row[n:] for row in m], dtype=object)
+
+
+def _each(fn: Callable[[Fraction], Fraction]) -> Callable[[np.ndarray], np.ndarray]:
+    vectorized = np.frompyfunc(fn, 1, 1)
+    return lambda a: np.asarray(vectorized(a), dtype=object)
+
+
+def _whole(x: Any) -> np.ndarray:
+    out = np.empty((1, 1), dtype=object)
+    out[0, 0] = x
+    return out
+
+
+_EXACT: dict[str, Callable[..., np.ndarray]] = {
+    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
+    "neg": np.negative, "matmul": np.matmul,
+    "pow": lambda a, b: _each(lambda x: x ** int(b[0, 0]))(a),
+    "transpose": lambda a: np.swapaxes(a, -1, -2),
+    "sum": lambda a: np.sum(a, axis=(-2, -1), keepdims=True),
+    "mean": lambda a: np.sum(a, axis=(-2, -1), keepdims=True) / Fraction(a.shape[-2]
+                                                                         * a.shape[-1]),
+    "trace": lambda a: _whole(sum(np.diagonal(a), Fraction(0))),
+    "det": lambda a: _whole(_gauss(a)[0]),
+    "inv": lambda a: _gauss(a)[1],
+    "abs": _each(abs),
+    "relu": _each(lambda x: x if x > 0 else Fraction(0)),
+    "sign": _each(lambda x: Fraction((x > 0) - (x < 0))),
+    "step": _each(lambda x: Fraction(1) if x > 0 else Fraction(0 if x < 0 else 1, 2)),
+}
+
+
+# ----- float64 with a running error bound -----
+
+def _gamma(k: int) -> float:
+    return k * U / (1 - k * U)
+
+
+Pair = tuple[np.ndarray, np.ndarray]  # a value and a bound on its error
+
+
+class _Bounded:
+    """Evaluation in float64, each value with a bound on its error."""
+
+    def __init__(self, env: Mapping[str, np.ndarray], g: np.ndarray | None) -> None:
+        self.env, self.g = env, g
+        self.memo: dict[int, Pair] = {}
+
+    def value(self, node: Node) -> Pair:
+        key = id(node)
+        if key not in self.memo:
+            self.memo[key] = self._value(node)
+        return self.memo[key]
+
+    def _value(self, node: Node) -> Pair:
+        zero = np.zeros((1, 1))
+        if isinstance(node, Num):
+            x = float(node.value)
+            return np.array([[x]]), zero + (0.0 if Fraction(x) == node.value else U * abs(x))
+        if isinstance(node, Var):
+            return (self.env[node.name] if node.name in self.env else _required(self.g)), zero
+        if isinstance(node, Matrix):  # constant literals only reach here
+            rows = [[self.value(e) for e in row] for row in node.rows]
+            return (np.array([[e[0][0, 0] for e in row] for row in rows]),
+                    np.array([[e[1][0, 0] for e in row] for row in rows]))
+        assert isinstance(node, Call)
+        op = ops.OPS[node.op]
+        if op.kind == "constructor":
+            sizes = (int(a.value) for a in node.args)  # type: ignore[union-attr]
+            return np.asarray(op.num(*sizes), dtype=np.float64), zero
+        args = [self.value(x) for x in node.args]
+        with np.errstate(all="ignore"):
+            out: Pair = _BOUNDED[node.op](*args)
+        return out
+
+
+def _mul(a: Pair, b: Pair) -> Pair:
+    (x, ex), (y, ey) = a, b
+    v = x * y
+    return v, np.abs(x) * ey + ex * np.abs(y) + ex * ey + U * np.abs(v)
+
+
+def _div(a: Pair, b: Pair) -> Pair:
+    (x, ex), (y, ey) = a, b
+    v = x / y
+    room = np.abs(y) - ey
+    e = np.where(room > 0, (ex + np.abs(v) * ey) / np.where(room > 0, room, 1.0), np.inf)
+    return v, e + U * np.abs(v)
+
+
+def _matmul(a: Pair, b: Pair) -> Pair:
+    (x, ex), (y, ey) = a, b
+    v = x @ y
+    e = _gamma(x.shape[-1]) * (np.abs(x) @ np.abs(y))
+    if ey.any():
+        e = e + np.abs(x) @ ey
+    if ex.any():
+        e = e + ex @ (np.abs(y) + ey)
+    return v, e
+
+
+def _add(sign: float) -> Callable[[Pair, Pair], Pair]:
+    def f(a: Pair, b: Pair) -> Pair:
+        v = a[0] + sign * b[0]
+        return v, a[1] + b[1] + U * np.abs(v)
+    return f
+
+
+def _total(a: Pair, scale: float = 1.0) -> Pair:
+    x, ex = a
+    n = x.shape[-2] * x.shape[-1]
+    s = np.sum(x, axis=(-2, -1), keepdims=True) * scale
+    e = (np.sum(ex, axis=(-2, -1), keepdims=True)
+         + _gamma(n) * np.sum(np.abs(x), axis=(-2, -1), keepdims=True)) * scale
+    return s, e + (U * np.abs(s) if scale != 1.0 else 0.0)
+
+
+def _function(name: str, slope: Callable[[np.ndarray, np.ndarray], np.ndarray],
+              ulps: float = ULPS) -> Callable[[Pair], Pair]:
+    """An elementwise function: NumPy's value within ``ulps``, and the input's
+    error carried by twice |f'| (first order)."""
+    fn = ops.OPS[name].num
+
+    def f(a: Pair) -> Pair:
+        x, ex = a
+        v = np.asarray(fn(x), dtype=np.float64)
+        return v, 2 * slope(x, v) * ex + ulps * U * np.abs(v)
+    return f
+
+
+def _jump(name: str) -> Callable[[Pair], Pair]:
+    """sign and step: exact, unless the input's error could cross 0."""
+    fn = ops.OPS[name].num
+
+    def f(a: Pair) -> Pair:
+        x, ex = a
+        return np.asarray(fn(x), dtype=np.float64), np.where(np.abs(x) > ex, 0.0, np.inf)
+    return f
+
+
+def _power(a: Pair, b: Pair) -> Pair:
+    (x, ex), (y, ey) = a, b
+    v = np.power(x, y)
+    e = 2 * np.abs(y * np.power(x, y - 1)) * ex + ULPS * U * np.abs(v)
+    if ey.any():
+        e = e + 2 * np.abs(v * np.log(np.abs(x))) * ey
+    return v, e
+
+
+def _lu(name: str) -> Callable[[Pair], Pair]:
+    """det, logdet, inv: a backward-stable LU's n·u·κ, and the input's error
+    carried to first order (doubled)."""
+
+    def f(a: Pair) -> Pair:
+        x, ex = a
+        n = x.shape[-1]
+        kappa = float(np.linalg.cond(x))
+        inv = np.linalg.inv(x)
+        carried = np.abs(inv).T * ex  # |∂ logdet / ∂x| ⊙ ex
+        if name == "inv":
+            e = 2 * np.abs(inv) @ ex @ np.abs(inv) + 4 * n * U * kappa * np.abs(inv).max()
+            return inv, e + np.zeros_like(inv)
+        if name == "logdet":
+            sign, logabs = np.linalg.slogdet(x)
+            v = np.array([[logabs]])
+            return v, 2 * carried.sum(keepdims=True) + 4 * n * U * kappa
+        v = np.array([[np.linalg.det(x)]])
+        return v, np.abs(v) * (2 * carried.sum(keepdims=True) + 4 * n * U * kappa)
+    return f
+
+
+def _norm(a: Pair) -> Pair:
+    x, ex = a
+    v = np.asarray(ops.OPS["norm"].num(x))
+    n = x.shape[-2] * x.shape[-1]
+    return v, 2 * np.sum(np.abs(x) * ex, keepdims=True) / v + (n + 2) * U * v
+
+
+def _softmax(a: Pair) -> Pair:
+    x, ex = a
+    s = np.asarray(ops.OPS["softmax"].num(x))
+    carried = ex + np.sum(s * ex, axis=-1, keepdims=True)
+    return s, 2 * s * carried + (x.shape[-1] + ULPS) * U * s
+
+
+def _trace(a: Pair) -> Pair:
+    x, ex = a
+    d, ed = np.diagonal(x), np.diagonal(ex)
+    v = np.array([[d.sum()]])
+    return v, np.array([[ed.sum()]]) + _gamma(len(d)) * np.abs(d).sum()
+
+
+_BOUNDED: dict[str, Callable[..., Pair]] = {
+    "add": _add(1.0), "sub": _add(-1.0), "mul": _mul, "div": _div, "pow": _power,
+    "matmul": _matmul, "neg": lambda a: (-a[0], a[1]),
+    "transpose": lambda a: (np.swapaxes(a[0], -1, -2), np.swapaxes(a[1], -1, -2)),
+    "sum": _total, "mean": lambda a: _total(a, 1.0 / (a[0].shape[-2] * a[0].shape[-1])),
+    "trace": _trace, "norm": _norm, "softmax": _softmax,
+    "det": _lu("det"), "logdet": _lu("logdet"), "inv": _lu("inv"),
+    "exp": _function("exp", lambda x, v: np.abs(v)),
+    "log": _function("log", lambda x, v: 1 / np.abs(x)),
+    "sqrt": _function("sqrt", lambda x, v: 0.5 / np.abs(v)),
+    "sin": _function("sin", lambda x, v: np.abs(np.cos(x))),
+    "cos": _function("cos", lambda x, v: np.abs(np.sin(x))),
+    "tanh": _function("tanh", lambda x, v: 1 - v * v),
+    "sigmoid": _function("sigmoid", lambda x, v: v * (1 - v)),
+    "softplus": _function("softplus", lambda x, v: np.asarray(ops.OPS["sigmoid"].num(x))),
+    "abs": _function("abs", lambda x, v: np.ones_like(x), ulps=0),
+    "relu": _function("relu", lambda x, v: np.ones_like(x), ulps=0),
+    "sign": _jump("sign"), "step": _jump("step"),
+}

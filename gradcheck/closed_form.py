@@ -1,0 +1,474 @@
+"""Closed-form matrix calculus: derivatives as expressions of the language.
+
+Reverse mode over the typed tree, with one rule per operation in
+:data:`RULES` (as autograd keeps its vector-Jacobian products): a rule
+takes an operation node and the cotangent ``G`` flowing into it (an
+expression of the node's shape) and returns the cotangent of each argument,
+again as expressions. The result does not depend on the sizes of the
+matrices: ``d tr(Xᵀ A X)/dX`` is ``(A+A.T)@X`` whatever X's shape.
+
+Three readings of the same derivation:
+
+- for a 1×1 f, the gradient (G = 1);
+- for f elementwise in w (its Jacobian is diagonal), the elementwise
+  derivative (G = ones), e.g. the lecture notes' ``A + 1``;
+- otherwise the vector-Jacobian product ∂⟨G, f⟩/∂w as an expression in G;
+  the Jacobian's row for entry (i, j) of f is its value at G = E_ij.
+
+Expressions are simplified as they are built (``G*ones`` is ``G``,
+``(P@Q).T`` is ``Q.T@P.T``, ``P@R + Q@R`` is ``(P+Q)@R``), so that what is
+printed is what a person would write. SymPy's own ``MatrixSymbol.diff`` is
+not used (see :mod:`gradcheck.symbolic`). Values come from
+:mod:`gradcheck.closed_eval`.
+
+>>> from gradcheck.parser import parse
+>>> from gradcheck.shapes import infer
+>>> from gradcheck.tree import render
+>>> typed = infer(parse("trace(X.T@A@X)"), {"X": (3, 2), "A": (3, 3)})
+>>> render(derive(typed.tree, "X").expression)
+'(A+A.T)@X'
+>>> typed = infer(parse("(x·y+z)·A+z"), {"x": (3, 2), "y": (2, 2), "z": (3, 2), "A": (3, 2)})
+>>> d = derive(typed.tree, "z")
+>>> d.form, render(d.expression)
+('elementwise', 'A+1')
+>>> d = derive(infer(parse("X@Y"), {"X": (2, 3), "Y": (3, 4)}).tree, "X")
+>>> d.form, render(d.expression)
+('vjp', 'G@Y.T')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import ops
+from .tree import Call, Matrix, Node, Num, Shape, Var, variables, walk
+
+__all__ = ["RULES", "Derivative", "Unsupported", "derive", "is_elementwise", "latex",
+           "supports"]
+
+
+class Unsupported(Exception):
+    """The closed form does not cover this tree (internal: the elementwise
+    SymPy engine is used instead)."""
+
+
+@dataclass(frozen=True)
+class Derivative:
+    """∂f/∂w as an expression. ``form`` is ``gradient`` (f is 1×1),
+    ``elementwise`` (the Jacobian is diagonal; the expression is its
+    diagonal, of w's shape) or ``vjp`` (the expression is ∂⟨G, f⟩/∂w, linear
+    in the variable named ``cotangent``, of f's shape)."""
+
+    expression: Node
+    form: str
+    cotangent: str
+    wrt: str
+    f_shape: Shape
+    w_shape: Shape
+
+
+def derive(tree: Node, wrt: str) -> Derivative:
+    """The derivative of a typed tree by the variable ``wrt``.
+
+    Raises:
+        Unsupported: a matrix literal whose entries depend on ``wrt``.
+    """
+    f_shape = _shape(tree)
+    w_shape = next(_shape(n) for n in walk(tree) if isinstance(n, Var) and n.name == wrt)
+    name = _cotangent_name(tree)
+    g: Node
+    if f_shape == (1, 1):
+        form, g = "gradient", _num(1)
+    elif is_elementwise(tree, wrt):
+        form, g = "elementwise", ones(f_shape)
+    else:
+        form, g = "vjp", Var(name, shape=f_shape)
+    depends = _depends(tree, wrt)
+    terms: list[Node] = []
+    _backprop(tree, g, wrt, depends, terms)
+    total = zeros(w_shape) if not terms else terms[0]
+    for t in terms[1:]:
+        total = add(total, t)
+    if _shape(total) != w_shape:  # a constant cotangent: spread it over w
+        total = mul(total, ones(w_shape))
+    return Derivative(total, form, name, wrt, f_shape, w_shape)
+
+
+def supports(tree: Node, wrt: str) -> bool:
+    """Whether :func:`derive` covers this tree."""
+    depends = _depends(tree, wrt)
+    return not any(isinstance(n, Matrix) and id(n) in depends for n in walk(tree))
+
+
+def is_elementwise(tree: Node, wrt: str) -> bool:
+    """Whether f is elementwise in w by its structure: f and w have one
+    shape (not 1×1) and every operation between them acts entry by entry,
+    without spreading a w-dependent operand. Sufficient, not necessary
+    (``x@eye(3)`` is elementwise but not by structure)."""
+    f_shape = _shape(tree)
+    if f_shape == (1, 1):
+        return False
+    depends = _depends(tree, wrt)
+    for n in walk(tree):
+        if id(n) not in depends or isinstance(n, Var):
+            continue
+        if not isinstance(n, Call) or ops.OPS[n.op].kind not in ("elementwise", "binary"):
+            return False
+        if any(id(a) in depends and _shape(a) != f_shape for a in n.args):
+            return False
+    return True
+
+
+# ----- building expressions, simplified as they are built -----
+
+def _shape(node: Node) -> Shape:
+    assert node.shape is not None, "closed_form works on typed trees"
+    return node.shape
+
+
+def _num(v: Fraction | int) -> Num:
+    return Num(Fraction(v), shape=(1, 1))
+
+
+def _is(node: Node, value: int) -> bool:
+    return isinstance(node, Num) and node.value == value
+
+
+def _call(op: str, *args: Node, shape: Shape) -> Call:
+    return Call(op, tuple(args), shape=shape)
+
+
+def ones(shape: Shape) -> Node:
+    return _num(1) if shape == (1, 1) else _call("ones", _num(shape[0]), _num(shape[1]),
+                                                 shape=shape)
+
+
+def zeros(shape: Shape) -> Node:
+    return _num(0) if shape == (1, 1) else _call("zeros", _num(shape[0]), _num(shape[1]),
+                                                 shape=shape)
+
+
+def eye(n: int) -> Node:
+    return _num(1) if n == 1 else _call("eye", _num(n), shape=(n, n))
+
+
+def _is_ones(node: Node) -> bool:
+    return _is(node, 1) or (isinstance(node, Call) and node.op == "ones")
+
+
+def _is_eye(node: Node) -> bool:
+    return _is(node, 1) or (isinstance(node, Call) and node.op == "eye")
+
+
+def _broadcast(a: Node, b: Node) -> Shape:
+    (r1, c1), (r2, c2) = _shape(a), _shape(b)
+    return max(r1, r2), max(c1, c2)
+
+
+def _scalar_one(a: Node, other: Node) -> Node:
+    """ones(…) (or k*ones(…)) beside an operand that has the whole shape reads as 1 (or k)."""
+    if _shape(other) != _broadcast(a, other):
+        return a
+    if isinstance(a, Call) and a.op == "ones":
+        return _num(1)
+    if isinstance(a, Call) and a.op == "mul" and isinstance(a.args[0], Num) and _is_ones(
+            a.args[1]):
+        return a.args[0]
+    return a
+
+
+def add(a: Node, b: Node) -> Node:
+    shape = _broadcast(a, b)
+    if isinstance(a, Num) and isinstance(b, Num):
+        return _num(a.value + b.value)
+    if _is(a, 0) and _shape(b) == shape:
+        return b
+    if _is(b, 0) and _shape(a) == shape:
+        return a
+    if a == b:
+        return mul(_num(2), a)
+    if isinstance(b, Call) and b.op == "neg":
+        return sub(a, b.args[0])
+    if isinstance(a, Call) and a.op == "neg":
+        return sub(b, a.args[0])
+    if isinstance(a, Call) and isinstance(b, Call) and a.op == b.op == "matmul":
+        if a.args[1] == b.args[1]:  # P@R + Q@R = (P+Q)@R
+            return matmul(add(a.args[0], b.args[0]), a.args[1])
+        if a.args[0] == b.args[0]:
+            return matmul(a.args[0], add(a.args[1], b.args[1]))
+    return _call("add", _scalar_one(a, b), _scalar_one(b, a), shape=shape)
+
+
+def sub(a: Node, b: Node) -> Node:
+    shape = _broadcast(a, b)
+    if isinstance(a, Num) and isinstance(b, Num):
+        return _num(a.value - b.value)
+    if _is(b, 0) and _shape(a) == shape:
+        return a
+    if _is(a, 0) and _shape(b) == shape:
+        return neg(b)
+    if isinstance(b, Call) and b.op == "neg":
+        return add(a, b.args[0])
+    return _call("sub", _scalar_one(a, b), _scalar_one(b, a), shape=shape)
+
+
+def neg(a: Node) -> Node:
+    if isinstance(a, Num):
+        return _num(-a.value)
+    if isinstance(a, Call) and a.op == "neg":
+        return a.args[0]
+    return _call("neg", a, shape=_shape(a))
+
+
+def mul(a: Node, b: Node) -> Node:
+    shape = _broadcast(a, b)
+    if isinstance(b, Num) and not isinstance(a, Num):
+        a, b = b, a  # numbers first: 2*x
+    if isinstance(a, Num) and isinstance(b, Num):
+        return _num(a.value * b.value)
+    if _is_ones(a) and _shape(b) == shape:
+        return b
+    if _is_ones(b) and _shape(a) == shape:
+        return a
+    a, b = _scalar_one(a, b), _scalar_one(b, a)
+    if isinstance(b, Num) and not isinstance(a, Num):
+        a, b = b, a
+    if isinstance(a, Num) and isinstance(b, Num):
+        return _num(a.value * b.value)
+    if _is(a, -1):
+        return neg(b) if _shape(b) == shape else _call("mul", a, b, shape=shape)
+    if isinstance(a, Call) and a.op == "neg":
+        return neg(mul(a.args[0], b))
+    if isinstance(b, Call) and b.op == "neg":
+        return neg(mul(a, b.args[0]))
+    if isinstance(a, Num) and isinstance(b, Call) and b.op == "mul" and isinstance(
+            b.args[0], Num):
+        return mul(_num(a.value * b.args[0].value), b.args[1])
+    return _call("mul", a, b, shape=shape)
+
+
+def div(a: Node, b: Node) -> Node:
+    if _is(b, 1):
+        return a
+    if isinstance(b, Num) and b.value != 0:
+        return mul(_num(1 / b.value), a)
+    return _call("div", _scalar_one(a, b), b, shape=_broadcast(a, b))
+
+
+def power(a: Node, b: Node) -> Node:
+    if _is(b, 1):
+        return a
+    if _is(b, 0):
+        return ones(_shape(a))
+    return _call("pow", a, b, shape=_broadcast(a, b))
+
+
+def matmul(a: Node, b: Node) -> Node:
+    if _is_eye(a) and _shape(a)[1] == _shape(b)[0]:
+        return b
+    if _is_eye(b) and _shape(a)[1] == _shape(b)[0]:
+        return a
+    if isinstance(a, Call) and a.op == "neg":
+        return neg(matmul(a.args[0], b))
+    if isinstance(b, Call) and b.op == "neg":
+        return neg(matmul(a, b.args[0]))
+    return _call("matmul", a, b, shape=(_shape(a)[0], _shape(b)[1]))
+
+
+def transpose(a: Node) -> Node:
+    rows, cols = _shape(a)
+    if isinstance(a, Num) or _is_eye(a):
+        return a
+    if isinstance(a, Call):
+        if a.op == "transpose":
+            return a.args[0]
+        if a.op in ("ones", "zeros"):
+            return ones((cols, rows)) if a.op == "ones" else zeros((cols, rows))
+        if a.op == "matmul":  # (P@Q).T = Q.T@P.T
+            return matmul(transpose(a.args[1]), transpose(a.args[0]))
+        if a.op == "neg":
+            return neg(transpose(a.args[0]))
+        if a.op == "mul" and isinstance(a.args[0], Num):
+            return mul(a.args[0], transpose(a.args[1]))
+    return _call("transpose", a, shape=(cols, rows))
+
+
+def _fn(name: str, a: Node) -> Node:
+    return _call(name, a, shape=_shape(a))
+
+
+def _sum_to(g: Node, shape: Shape) -> Node:
+    """The cotangent of an operand that was spread (broadcast) to g's shape."""
+    rows, cols = _shape(g)
+    if (rows, cols) == shape:
+        return g
+    if shape == (1, 1):
+        return _call("sum", g, shape=(1, 1))
+    if shape == (1, cols):  # a row spread over rows
+        return matmul(ones((1, rows)), g)
+    return matmul(g, ones((cols, 1)))  # a column spread over columns
+
+
+# ----- the rules: cotangents of the arguments from the cotangent g of the node -----
+
+Rule = Callable[[Call, Node], tuple[Node | None, ...]]
+
+
+def _binary(node: Call, g: Node, da: Node | None, db: Node | None) -> tuple[Node | None, ...]:
+    a, b = node.args
+    return (None if da is None else _sum_to(da, _shape(a)),
+            None if db is None else _sum_to(db, _shape(b)))
+
+
+def _pow_rule(n: Call, g: Node) -> tuple[Node | None, ...]:
+    a, b = n.args
+    if isinstance(b, Num):
+        da = mul(mul(g, b), power(a, _num(b.value - 1)))
+    else:
+        da = mul(mul(g, b), power(a, sub(b, _num(1))))
+    return _binary(n, g, da, mul(mul(g, n), _fn("log", a)))
+
+
+def _softmax_rule(n: Call, g: Node) -> tuple[Node | None, ...]:
+    cols = _shape(n)[1]  # S ⊙ (G − rowsum(G ⊙ S))
+    return (mul(n, sub(g, matmul(mul(g, n), ones((cols, 1))))),)
+
+
+def _mean_rule(n: Call, g: Node) -> tuple[Node | None, ...]:
+    rows, cols = _shape(n.args[0])
+    return (mul(mul(_num(Fraction(1, rows * cols)), g), ones((rows, cols))),)
+
+
+RULES: dict[str, Rule] = {
+    "add": lambda n, g: _binary(n, g, g, g),
+    "sub": lambda n, g: _binary(n, g, g, neg(g)),
+    "mul": lambda n, g: _binary(n, g, mul(g, n.args[1]), mul(g, n.args[0])),
+    "div": lambda n, g: _binary(n, g, div(g, n.args[1]),
+                                neg(div(mul(g, n.args[0]), power(n.args[1], _num(2))))),
+    "pow": _pow_rule,
+    "matmul": lambda n, g: (matmul(g, transpose(n.args[1])), matmul(transpose(n.args[0]), g)),
+    "neg": lambda n, g: (neg(g),),
+    "transpose": lambda n, g: (transpose(g),),
+    "exp": lambda n, g: (mul(g, n),),
+    "log": lambda n, g: (div(g, n.args[0]),),
+    "sqrt": lambda n, g: (div(g, mul(_num(2), n)),),
+    "abs": lambda n, g: (mul(g, _fn("sign", n.args[0])),),
+    "sin": lambda n, g: (mul(g, _fn("cos", n.args[0])),),
+    "cos": lambda n, g: (neg(mul(g, _fn("sin", n.args[0]))),),
+    "tanh": lambda n, g: (mul(g, sub(_num(1), power(n, _num(2)))),),
+    "sigmoid": lambda n, g: (mul(g, mul(n, sub(_num(1), n))),),
+    "relu": lambda n, g: (mul(g, _fn("step", n.args[0])),),
+    "softplus": lambda n, g: (mul(g, _fn("sigmoid", n.args[0])),),
+    "sign": lambda n, g: (None,),  # 0 away from the jump
+    "step": lambda n, g: (None,),
+    "sum": lambda n, g: (mul(g, ones(_shape(n.args[0]))),),
+    "mean": _mean_rule,
+    "trace": lambda n, g: (mul(g, eye(_shape(n.args[0])[0])),),
+    "norm": lambda n, g: (mul(g, div(n.args[0], n)),),
+    "det": lambda n, g: (mul(mul(g, n), transpose(_fn("inv", n.args[0]))),),
+    "logdet": lambda n, g: (mul(g, transpose(_fn("inv", n.args[0]))),),
+    "inv": lambda n, g: (neg(matmul(transpose(n), matmul(g, transpose(n)))),),
+    "softmax": _softmax_rule,
+}
+
+
+def _depends(tree: Node, wrt: str) -> set[int]:
+    """ids of the nodes whose value depends on the variable ``wrt``."""
+    out: set[int] = set()
+    for n in reversed(walk(tree)):  # children before parents
+        if isinstance(n, Var):
+            hit = n.name == wrt
+        elif isinstance(n, Call):
+            hit = any(id(a) in out for a in n.args)
+        elif isinstance(n, Matrix):
+            hit = any(id(e) in out for row in n.rows for e in row)
+        else:
+            hit = False
+        if hit:
+            out.add(id(n))
+    return out
+
+
+def _backprop(node: Node, g: Node, wrt: str, depends: set[int], terms: list[Node]) -> None:
+    if isinstance(node, Var):
+        terms.append(g)
+        return
+    if isinstance(node, Matrix):
+        raise Unsupported("a matrix literal whose entries depend on the variable")
+    assert isinstance(node, Call)
+    for arg, cot in zip(node.args, RULES[node.op](node, g), strict=True):
+        if cot is not None and id(arg) in depends:
+            _backprop(arg, cot, wrt, depends, terms)
+
+
+def _cotangent_name(tree: Node) -> str:
+    taken = set(variables(tree))
+    name = "G"
+    while name in taken:
+        name += "_"
+    return name
+
+
+# ----- LaTeX -----
+
+_LATEX_FUNCTIONS = {"sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log": r"\log",
+                    "sin": r"\sin", "cos": r"\cos", "det": r"\det", "trace": r"\operatorname{tr}"}
+
+
+def latex(node: Node) -> str:
+    """LaTeX for an expression: ``@`` as juxtaposition, ``*`` as ⊙, ``.T`` as ⊤.
+
+    >>> from gradcheck.parser import parse
+    >>> latex(parse("(A.T+A)@X"))
+    '\\\\left(A^{\\\\top} + A\\\\right) X'
+    >>> latex(parse("G*(1-tanh(P@Q)**2)"))
+    'G \\\\odot \\\\left(1 - \\\\tanh\\\\left(P Q\\\\right)^{2}\\\\right)'
+    """
+    return _latex(node)[0]
+
+
+def _latex(node: Node) -> tuple[str, int]:
+    atom = ops.PRECEDENCE_ATOM
+    if isinstance(node, Num):
+        v = node.value
+        text = str(v.numerator) if v.denominator == 1 else \
+            rf"\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
+        return ("-" + text if v < 0 and v.denominator != 1 else text), atom
+    if isinstance(node, Var):
+        return node.name, atom
+    if isinstance(node, Matrix):
+        rows = r" \\ ".join(" & ".join(latex(e) for e in row) for row in node.rows)
+        return rf"\begin{{bmatrix}} {rows} \end{{bmatrix}}", atom
+    op = ops.OPS[node.op]
+    args = node.args
+    if node.op in ("ones", "zeros"):
+        r, c = _shape(node)
+        return rf"\mathbf{{{1 if node.op == 'ones' else 0}}}_{{{r}\times {c}}}", atom
+    if node.op == "eye":
+        return rf"I_{{{_shape(node)[0]}}}", atom
+    if node.op == "transpose":
+        return _wrap_latex(args[0], ops.PRECEDENCE_ATOM) + r"^{\top}", ops.PRECEDENCE_POSTFIX
+    if node.op == "inv":
+        return _wrap_latex(args[0], ops.PRECEDENCE_ATOM) + "^{-1}", ops.PRECEDENCE_POSTFIX
+    if node.op == "pow":
+        return (_wrap_latex(args[0], ops.PRECEDENCE_ATOM) + "^{" + latex(args[1]) + "}",
+                ops.PRECEDENCE_POW)
+    if node.op == "neg":
+        return "-" + _wrap_latex(args[0], ops.PRECEDENCE_UNARY), ops.PRECEDENCE_UNARY
+    infix = {"add": " + ", "sub": " - ", "mul": r" \odot ", "matmul": " ", "div": r" \oslash "}
+    if node.op in infix:
+        if node.op == "mul" and isinstance(args[0], Num):
+            infix["mul"] = " "  # 2 X rather than 2 ⊙ X
+        prec = op.precedence
+        return (_wrap_latex(args[0], prec) + infix[node.op] + _wrap_latex(args[1], prec + 1),
+                prec)
+    name = _LATEX_FUNCTIONS.get(node.op, rf"\operatorname{{{node.op}}}")
+    inner = ", ".join(latex(a) for a in args)
+    return rf"{name}\left({inner}\right)", atom
+
+
+def _wrap_latex(node: Node, strength: int) -> str:
+    text, prec = _latex(node)
+    return text if prec >= strength else rf"\left({text}\right)"
