@@ -21,5 +21,6 @@ bench:
 	$(PYTHON) -m pip install -q -e '.[bench]'
 	$(PYTHON) bench/run.py
 	$(PYTHON) bench/accuracy.py
+	$(PYTHON) bench/scale.py
 
 check: lint test docs
