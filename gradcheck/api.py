@@ -317,7 +317,10 @@ class _Truth:
 
 def _truth(problem: _Problem, name: str, engine: str) -> _Truth:
     tree = problem.typed.tree
-    closed = closed_form.derive(tree, name) if closed_form.supports(tree, name) else None
+    try:
+        closed: closed_form.Derivative | None = closed_form.derive(tree, name)
+    except closed_form.Unsupported:
+        closed = None
     if engine == "closed" and closed is None:
         raise OptionError("the closed-form engine does not cover matrix literals whose "
                           f"entries depend on '{name}'", hint="use engine 'sympy' or 'auto'")

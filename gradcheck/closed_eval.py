@@ -85,16 +85,13 @@ def jacobian(d: Derivative, values: Mapping[str, Value]) -> Jacobian:
     runs = 1 if d.form != "vjp" else d.f_shape[0] * d.f_shape[1]
     if rational and _work(calls) * runs <= EXACT_WORK:
         env = {n: _fractions(values[n].exact) for n in names}
-        out = _stacked(d, lambda g: _Exact(env, g).value(d.expression), dtype=object)
+        (out,) = _stacked(d, lambda g: (_Exact(env, g).value(d.expression),), dtype=object)
         value = np.vectorize(float, otypes=[float])(out) if out.size else out.astype(float)
         return Jacobian(value, None, "exact", out)
     fenv = {n: values[n].array.astype(np.float64) for n in names}
-
-    def run(g: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        return _Bounded(fenv, g).value(d.expression)
-
-    both = _stacked(d, run, dtype=np.float64, pairs=True)
-    return Jacobian(both[0], both[1], "float64")
+    value, error = _stacked(d, lambda g: _Bounded(fenv, g).value(d.expression),
+                            dtype=np.float64)
+    return Jacobian(value, error, "float64")
 
 
 def _integer_exponent(c: Call) -> bool:
@@ -118,42 +115,38 @@ def _fractions(m: sympy.MatrixBase) -> np.ndarray:
                     dtype=object).reshape(m.shape)
 
 
-def _stacked(d: Derivative, run: Callable[[np.ndarray | None], Any], dtype: Any,
-             pairs: bool = False) -> Any:
+def _stacked(d: Derivative, run: Callable[[np.ndarray | None], tuple[np.ndarray, ...]],
+             dtype: Any) -> list[np.ndarray]:
     """The Jacobian from evaluations of the expression: one, or one per
-    chunk of unit cotangents G = E_ij stacked."""
+    chunk of unit cotangents G = E_ij stacked. ``run`` gives the value (and
+    in float64 its bound); each comes back in gradcheck's layout."""
     fr, fc = d.f_shape
     wr, wc = d.w_shape
-    if d.form == "gradient":
-        out = run(None)
-        return tuple(_grid(o, d.w_shape) for o in out) if pairs else _grid(out, d.w_shape)
-    if d.form == "elementwise":
-        out = run(None)
-        diag = [_grid(o, d.w_shape) for o in out] if pairs else [_grid(out, d.w_shape)]
+    if d.form != "vjp":
+        grids = [_grid(o, d.w_shape) for o in run(None)]
+        if d.form == "gradient":
+            return grids
         full = []
-        for part in diag:
-            j = np.zeros((fr * fc, wr * wc), dtype=dtype)
+        for part in grids:  # elementwise: the diagonal of the Jacobian
+            j = np.zeros((fr * fc, wr * wc), dtype=part.dtype)
             np.fill_diagonal(j, part.ravel())
             full.append(j.reshape(fr, fc, wr, wc))
-        return tuple(full) if pairs else full[0]
+        return full
     m, n = fr * fc, wr * wc
-    j = np.zeros((m, n), dtype=dtype)
-    e = bound_array((m, n)) if pairs else None
+    zero, one = (Fraction(0), Fraction(1)) if dtype is object else (0.0, 1.0)
+    outs: list[np.ndarray] = []
     chunk = max(1, CHUNK_BYTES // (8 * 8 * max(m, n, _largest(d))))
     for start in range(0, m, chunk):
         k = min(chunk, m - start)
-        g = np.full((k, m), Fraction(0) if dtype is object else 0.0, dtype=dtype)
-        g[np.arange(k), start + np.arange(k)] = Fraction(1) if dtype is object else 1.0
-        out = run(g.reshape(k, fr, fc))
-        if pairs:
-            j[start:start + k] = np.broadcast_to(out[0], (k, wr, wc)).reshape(k, n)
-            assert e is not None
-            store_bound(e, slice(start, start + k),
-                        np.broadcast_to(out[1], (k, wr, wc)).reshape(k, n))
-        else:
-            j[start:start + k] = np.broadcast_to(out, (k, wr, wc)).reshape(k, n)
-    shape = (fr, fc, wr, wc)
-    return (j.reshape(shape), e.reshape(shape)) if e is not None else j.reshape(shape)
+        g = np.full((k, m), zero, dtype=dtype)
+        g[np.arange(k), start + np.arange(k)] = one
+        parts = run(g.reshape(k, fr, fc))
+        if not outs:  # the value, then its bound (float32 when large)
+            outs = [np.zeros((m, n), dtype=dtype)] + [bound_array((m, n)) for _ in parts[1:]]
+        for out, part in zip(outs, parts, strict=True):
+            store_bound(out, slice(start, start + k),
+                        np.broadcast_to(part, (k, wr, wc)).reshape(k, n))
+    return [o.reshape(fr, fc, wr, wc) for o in outs]
 
 
 def _largest(d: Derivative) -> int:
@@ -375,13 +368,12 @@ def _lu(name: str) -> Callable[[Pair], Pair]:
         n = x.shape[-1]
         kappa = float(np.linalg.cond(x))
         inv = np.linalg.inv(x)
-        carried = np.abs(inv).T * ex  # |∂ logdet / ∂x| ⊙ ex
         if name == "inv":
             e = 2 * np.abs(inv) @ ex @ np.abs(inv) + 4 * n * U * kappa * np.abs(inv).max()
             return inv, e + np.zeros_like(inv)
+        carried = np.abs(inv).T * ex  # |∂ logdet / ∂x| ⊙ ex
         if name == "logdet":
-            sign, logabs = np.linalg.slogdet(x)
-            v = np.array([[logabs]])
+            v = np.array([[np.linalg.slogdet(x)[1]]])
             return v, 2 * carried.sum(keepdims=True) + 4 * n * U * kappa
         v = np.array([[np.linalg.det(x)]])
         return v, np.abs(v) * (2 * carried.sum(keepdims=True) + 4 * n * U * kappa)

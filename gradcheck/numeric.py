@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -261,8 +262,15 @@ def _complex(probe: _Probe, d: np.ndarray) -> Column:
     # always: cancellation inside the complex arithmetic (a saturated
     # softmax) can make both equally wrong. So a floor: a few eps of the
     # largest intermediate derivative, times the conditioning.
-    floor = 4 * EPS * probe.amplification * (np.abs(v1) + trace.imag / h)
-    return v1, np.abs(v1 - v3) + floor, h, "complex"
+    return v1, _complex_bound(probe, v1, v3, trace.imag / h), h, "complex"
+
+
+def _complex_bound(probe: _Probe, v1: np.ndarray, v3: np.ndarray, scale: Any) -> np.ndarray:
+    """The complex step's bound: the steps h and 3h apart, plus a floor of a
+    few eps of the largest intermediate derivative (``scale``), times the
+    conditioning (see :func:`_complex`)."""
+    bound: np.ndarray = np.abs(v1 - v3) + 4 * EPS * probe.amplification * (np.abs(v1) + scale)
+    return bound
 
 
 def _chunk(tree: Node) -> int:
@@ -296,10 +304,9 @@ def _complex_stacked(probe: _Probe, chunk: int) -> Estimate:
             imag = trace.imag if imag is None else imag
         v1, v3 = outs
         scale = np.broadcast_to(np.asarray(imag), (count,)) / h
-        floor = 4 * EPS * probe.amplification * (np.abs(v1) + scale.reshape(
-            -1, *[1] * f0.ndim))
+        bound = _complex_bound(probe, v1, v3, scale.reshape(-1, *[1] * f0.ndim))
         value[..., k] = np.moveaxis(v1, 0, -1)
-        store_bound(error, (..., k), np.moveaxis(np.abs(v1 - v3) + floor, 0, -1))
+        store_bound(error, (..., k), np.moveaxis(bound, 0, -1))
         steps[k] = h
     shape = (*f0.shape, *w0.shape)
     return Estimate(value.reshape(shape), error.reshape(shape), steps.reshape(w0.shape),
