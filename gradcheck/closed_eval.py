@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from . import ops
+from . import ops, structure
 from .closed_form import Derivative
 from .compare import bound_array, store_bound
 from .points import Value
@@ -75,22 +75,30 @@ class Jacobian:
 
 
 def jacobian(d: Derivative, values: Mapping[str, Value]) -> Jacobian:
-    """Evaluate the derivative ``d`` at the point ``values`` (by name)."""
+    """Evaluate the derivative ``d`` at the point ``values`` (by name). The
+    rows of a general Jacobian are computed a group at a time where
+    :mod:`gradcheck.structure` finds rows with no column in common (one
+    product for each column of X@Y, not one for each entry)."""
     nodes = walk(d.expression)
     calls = [n for n in nodes if isinstance(n, Call)]
     rational = all(c.op in RATIONAL or (c.op == "pow" and _integer_exponent(c)) for c in calls)
     rational = rational and not any(isinstance(n, Matrix) for n in nodes)
     names = {n.name for n in nodes if isinstance(n, Var)} - {d.cotangent}
     rational = rational and all(all(e.is_Rational for e in values[n].exact) for n in names)
+    groups = None
+    if d.form == "vjp" and d.of is not None:
+        found = structure.columns(d.of, d.wrt)
+        groups = None if found is None else structure.rows(found)
     runs = 1 if d.form != "vjp" else d.f_shape[0] * d.f_shape[1]
+    runs = runs if groups is None else groups.count
     if rational and _work(calls) * runs <= EXACT_WORK:
         env = {n: _fractions(values[n].exact) for n in names}
-        (out,) = _stacked(d, lambda g: (_Exact(env, g).value(d.expression),), dtype=object)
+        (out,) = _stacked(d, lambda g: (_Exact(env, g).value(d.expression),), object, groups)
         value = np.vectorize(float, otypes=[float])(out) if out.size else out.astype(float)
         return Jacobian(value, None, "exact", out)
     fenv = {n: values[n].array.astype(np.float64) for n in names}
-    value, error = _stacked(d, lambda g: _Bounded(fenv, g).value(d.expression),
-                            dtype=np.float64)
+    value, error = _stacked(d, lambda g: _Bounded(fenv, g).value(d.expression), np.float64,
+                            groups)
     return Jacobian(value, error, "float64")
 
 
@@ -115,11 +123,15 @@ def _fractions(m: sympy.MatrixBase) -> np.ndarray:
                     dtype=object).reshape(m.shape)
 
 
-def _stacked(d: Derivative, run: Callable[[np.ndarray | None], tuple[np.ndarray, ...]],
-             dtype: Any) -> list[np.ndarray]:
+Run = Callable[[np.ndarray | None], tuple[np.ndarray, ...]]
+
+
+def _stacked(d: Derivative, run: Run, dtype: Any,
+             groups: structure.OutputGroups | None = None) -> list[np.ndarray]:
     """The Jacobian from evaluations of the expression: one, or one per
-    chunk of unit cotangents G = E_ij stacked. ``run`` gives the value (and
-    in float64 its bound); each comes back in gradcheck's layout."""
+    chunk of cotangents stacked: G = E_ij for each entry of f, or the sum
+    of E_ij over a group of entries. ``run`` gives the value (and in
+    float64 its bound); each comes back in gradcheck's layout."""
     fr, fc = d.f_shape
     wr, wc = d.w_shape
     if d.form != "vjp":
@@ -132,6 +144,10 @@ def _stacked(d: Derivative, run: Callable[[np.ndarray | None], tuple[np.ndarray,
             np.fill_diagonal(j, part.ravel())
             full.append(j.reshape(fr, fc, wr, wc))
         return full
+    if groups is not None:
+        grouped = _grouped(d, run, dtype, groups)
+        if grouped is not None:
+            return grouped
     m, n = fr * fc, wr * wc
     zero, one = (Fraction(0), Fraction(1)) if dtype is object else (0.0, 1.0)
     outs: list[np.ndarray] = []
@@ -147,6 +163,63 @@ def _stacked(d: Derivative, run: Callable[[np.ndarray | None], tuple[np.ndarray,
             store_bound(out, slice(start, start + k),
                         np.broadcast_to(part, (k, wr, wc)).reshape(k, n))
     return [o.reshape(fr, fc, wr, wc) for o in outs]
+
+
+def _grouped(d: Derivative, run: Run, dtype: Any,
+             groups: structure.OutputGroups) -> list[np.ndarray] | None:
+    """The Jacobian a group of rows at a time: the product at the sum of a
+    group's E_ij holds each row's entries where no other row of the group
+    has any. The bound is one per group and entry of w, spread over the
+    group's rows (a read-only view, no memory). None where the values
+    contradict the structure (an entry no row of the group should reach is
+    not 0) or a product at a random G disagrees with the assembled rows."""
+    fr, fc = d.f_shape
+    wr, wc = d.w_shape
+    m, n = fr * fc, wr * wc
+    value = np.zeros((m, n), dtype=dtype)
+    bounds = None if dtype is object else np.zeros((groups.count, n))
+    chunk = max(1, CHUNK_BYTES // (8 * 8 * max(m, n, _largest(d))))
+    for start in range(0, groups.count, chunk):
+        ds = np.arange(start, min(groups.count, start + chunk))
+        g = (groups.color[None, :] == ds[:, None]).astype(np.int64)
+        parts = run((_each(Fraction)(g) if dtype is object else g.astype(dtype))
+                    .reshape(len(ds), fr, fc))
+        part, *bound = (np.broadcast_to(p, (len(ds), wr, wc)).reshape(len(ds), n) for p in parts)
+        source = groups.source[ds]
+        reached = source >= 0
+        if (part[~reached] != 0).any():
+            return None
+        group, entry = np.nonzero(reached)
+        value[source[group, entry], entry] = part[group, entry]
+        if bounds is not None:
+            bounds[ds] = bound[0]
+    if not _confirmed(run, value, bounds, groups, (fr, fc), (wr, wc)):
+        return None
+    out = [value.reshape(fr, fc, wr, wc)]
+    if bounds is not None:
+        out.append(np.broadcast_to(bounds.reshape(*groups.layout, wr, wc), (fr, fc, wr, wc)))
+    return out
+
+
+def _confirmed(run: Run, value: np.ndarray, bounds: np.ndarray | None,
+               groups: structure.OutputGroups, f_shape: tuple[int, int],
+               w_shape: tuple[int, int]) -> bool:
+    """Whether the product at one random cotangent u agrees with uᵀJ from the
+    assembled rows: exactly with fractions, within the bounds in float64."""
+    rng = np.random.default_rng(0)
+    if bounds is None:
+        u = _each(Fraction)(rng.integers(-3, 4, size=f_shape)).reshape(-1)
+    else:
+        u = rng.standard_normal(f_shape).reshape(-1)
+    direct = [np.broadcast_to(p, (1, *w_shape)).reshape(-1) for p in run(u.reshape(1, *f_shape))]
+    if bounds is None:
+        return bool(np.all(u @ value == direct[0]))
+    a = np.abs(u)
+    slack = np.bincount(groups.color, a, groups.count) @ bounds
+    step = max(1, CHUNK_BYTES // (8 * value.shape[1]))
+    for i in range(0, len(value), step):  # no temporary as large as the Jacobian
+        slack += 4 * len(value) * U * (a[i:i + step] @ np.abs(value[i:i + step]))
+    return bool(np.all(np.abs(u @ value - direct[0]) <= direct[1] + slack))
 
 
 def _largest(d: Derivative) -> int:

@@ -39,7 +39,7 @@ not used (see :mod:`gradcheck.symbolic`). Values come from
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from . import ops
@@ -67,6 +67,7 @@ class Derivative:
     wrt: str
     f_shape: Shape
     w_shape: Shape
+    of: Node | None = field(default=None, compare=False, repr=False)  # the typed tree of f
 
 
 def derive(tree: Node, wrt: str) -> Derivative:
@@ -93,7 +94,7 @@ def derive(tree: Node, wrt: str) -> Derivative:
         total = add(total, t)
     if _shape(total) != w_shape:  # a constant cotangent: spread it over w
         total = mul(total, ones(w_shape))
-    return Derivative(total, form, name, wrt, f_shape, w_shape)
+    return Derivative(total, form, name, wrt, f_shape, w_shape, tree)
 
 
 def supports(tree: Node, wrt: str) -> bool:

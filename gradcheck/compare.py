@@ -119,13 +119,13 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
     step = max(1, CHUNK // max(1, grid.cols))
     for r0 in range(0, rows, step):
         part = slice(r0, min(rows, r0 + step))
-        k = np.ones((part.stop - r0, grid.cols), bool) if keep is None else keep[part]
+        k = None if keep is None else keep[part]
         floor = SCALE * np.maximum(row_max[part, None], col_max[None, :])
         if engines:
             assert e is not None and n is not None and ne is not None
             diff = np.abs(e[part] - n[part])
-            terms: tuple[Any, ...] = (atol, rtol * np.abs(e[part]), floor, ne[part],
-                                      _at(own, part))
+            size = np.abs(e[part])
+            terms: tuple[Any, ...] = (atol, rtol * size, floor, ne[part], _at(own, part))
             bad = _bad(diff, terms, k)
             counted["engines"] += len(bad)
             for i, j in bad[:MAX_LISTED].tolist():
@@ -134,11 +134,11 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
                                       float(n[r0 + i, j]),
                                       None if c is None else float(c[r0 + i, j]),
                                       float(diff[i, j]), *_tolerance(terms, i, j))
-            judged = diff[k]
+            judged, size = (diff, size) if k is None else (diff[k], size[k])
             max_abs = max(max_abs, _max(judged))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                size = np.abs(e[part])[k]
-                max_rel = max(max_rel, _max(np.where(size != 0, judged / size, 0.0)))
+            with np.errstate(invalid="ignore"):
+                relative = np.divide(judged, size, out=np.zeros_like(judged), where=size != 0)
+            max_rel = max(max_rel, _max(relative))
         if c is not None:
             truth = e if e is not None else n
             assert truth is not None
@@ -155,7 +155,7 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
                                       float(n[r0 + i, j]) if n is not None else float("nan"),
                                       float(c[r0 + i, j]), float(cdiff[i, j]),
                                       *_tolerance(terms, i, j))
-            claim_error = max(claim_error or 0.0, _max(cdiff[k]))
+            claim_error = max(claim_error or 0.0, _max(cdiff if k is None else cdiff[k]))
     listed = sorted(found)[:MAX_LISTED]
     total = max(counted.values())  # claims and engines disagreeing at one entry count once
     return Comparison(tuple(found[i] for i in listed), max_abs, max_rel, claim_error,
@@ -169,11 +169,37 @@ class _Grid:
         self.rows, self.shape = rows, shape
         self.cols = int(np.prod(shape)) // rows
 
-    def view(self, a: np.ndarray | None) -> np.ndarray | None:
-        return None if a is None else np.asarray(a).reshape(self.rows, self.cols)
+    def view(self, a: np.ndarray | None) -> Any:
+        if a is None:
+            return None
+        flat = np.asarray(a).view()
+        try:
+            flat.shape = (self.rows, self.cols)  # a view, or an error where it would copy
+        except AttributeError:
+            return _Rows(np.asarray(a), self.rows, self.cols)
+        return flat
 
     def index(self, i: int, j: int) -> tuple[int, ...]:
         return tuple(int(v) for v in np.unravel_index(i * self.cols + j, self.shape))
+
+
+class _Rows:
+    """A (rows × cols) reading of a Jacobian that cannot be reshaped without
+    a copy (a bound spread over a group: a broadcast view), copied a slice
+    of rows at a time."""
+
+    def __init__(self, a: np.ndarray, rows: int, cols: int) -> None:
+        self.a = a if a.ndim == 4 else a.reshape(1, 1, *a.shape)
+        self.per, self.cols = self.a.shape[1], cols  # grid rows per entry of f's first axis
+        self.shape = (rows, cols)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            first, last = key.start // self.per, -(-key.stop // self.per)
+            block = self.a[first:last].reshape(-1, self.cols)  # a copy of these rows only
+            return block[key.start - first * self.per:key.stop - first * self.per]
+        i, j = key
+        return self.a[(i // self.per, i % self.per, *divmod(j, self.a.shape[3]))]
 
 
 def _maxima(ref: np.ndarray | None, keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -185,10 +211,9 @@ def _maxima(ref: np.ndarray | None, keep: np.ndarray | None) -> tuple[np.ndarray
     for r0 in range(0, ref.shape[0], step):
         a = np.abs(ref[r0:r0 + step])
         if keep is not None:
-            a = np.where(keep[r0:r0 + step], a, 0.0)
-        a = np.where(np.isnan(a), 0.0, a)
-        rows[r0:r0 + step] = a.max(axis=1, initial=0.0)
-        cols = np.maximum(cols, a.max(axis=0, initial=0.0))
+            a[~keep[r0:r0 + step]] = 0.0
+        rows[r0:r0 + step] = np.fmax.reduce(a, axis=1, initial=0.0)  # fmax: NaN ignored
+        cols = np.fmax(cols, np.fmax.reduce(a, axis=0, initial=0.0))
     if len(rows) == 1:  # a gradient: the largest entry of all
         cols[:] = rows[0]
     return rows, cols
@@ -215,12 +240,15 @@ def rounding_floor(jac: np.ndarray) -> np.ndarray:
     return floor
 
 
-def _bad(diff: np.ndarray, terms: tuple[Any, ...], keep: np.ndarray) -> np.ndarray:
+def _bad(diff: np.ndarray, terms: tuple[Any, ...], keep: np.ndarray | None) -> np.ndarray:
     """(row, column) of each entry beyond its tolerance; NaN counts as beyond."""
     tol = terms[0] + terms[1]
     for t in terms[2:]:
-        tol = tol + t
-    return np.argwhere(~(diff <= tol) & keep)
+        tol += t
+    beyond = ~(diff <= tol)
+    if keep is not None:
+        beyond &= keep
+    return np.argwhere(beyond) if beyond.any() else np.zeros((0, 2), int)
 
 
 def compare_directions(exact: np.ndarray, numeric: np.ndarray, error: np.ndarray,

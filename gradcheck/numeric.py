@@ -27,15 +27,16 @@ differ are reported as not differentiable.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from . import ops
+from . import ops, structure
 from .compare import bound_array, store_bound
 from .evaluate import Kink, OutOfDomain, Trace, evaluate_traced
 from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
+from .structure import Groups
 from .tree import Call, Node, render, walk
 
 __all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "directional", "jacobian",
@@ -46,6 +47,7 @@ COMPLEX_STEP = 1e-20  # relative: far below rounding, far above underflow
 SHRINKS = 6  # times a one-sided step at a kink may shrink tenfold to stay in the domain
 LADDER = 12  # steps tried, each 16 times smaller than the last (16^12 ≈ 3e14)
 CHUNK_BYTES = 64 * 2**20  # memory for the points of one stacked evaluation
+CHUNK_ENTRIES = 2**20  # entries of the Jacobian read at once when checking it
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
     if method == "complex":
         probe, on_kink = _start(fn, w0, tree, amplification)
         if not on_kink:
-            est = _complex_stacked(probe, _chunk(tree))
+            est = _complex_all(probe, tree, wrt)
     if est is None:
         est = jacobian_of(fn, w0, method, tree=tree, amplification=amplification)
     if est.value.shape[:2] == (1, 1) and est.value.ndim == 4:  # a 1×1 f: the gradient
@@ -115,6 +117,36 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
 
 
 Function = Callable[[np.ndarray], tuple[np.ndarray, Trace]]
+
+
+def _complex_all(probe: _Probe, tree: Node, wrt: str) -> Estimate:
+    """The complex step for every entry of w: by groups of entries where the
+    structure allows and a check along a random direction confirms, else a
+    stack of single entries."""
+    groups = structure.columns(tree, wrt)
+    if groups is not None:
+        est = _complex_grouped(probe, _chunk(tree), groups)
+        if est is not None and _confirmed(probe, est):
+            return replace(est, evaluations=probe.calls)  # the check's evaluations too
+    return _complex_stacked(probe, _chunk(tree))
+
+
+def _confirmed(probe: _Probe, est: Estimate) -> bool:
+    """Whether the Jacobian assembled from groups agrees with one complex
+    step along a random direction v: J·v within the bounds of both. A group
+    whose members the structure wrongly kept apart would fail this."""
+    v = np.random.default_rng(0).standard_normal(probe.w0.shape).ravel()
+    along, bound, _, _ = _complex(probe, v.reshape(probe.w0.shape))
+    n, a = v.size, np.abs(v)
+    value, error = est.value.reshape(-1, *probe.w0.shape), est.error.reshape(-1, *probe.w0.shape)
+    step = max(1, CHUNK_ENTRIES // n)
+    for i in range(0, len(value), step):  # rows of J a chunk at a time: no temporary as large
+        jac, err = value[i:i + step].reshape(-1, n), error[i:i + step].reshape(-1, n)
+        slack = err @ a + 4 * n * EPS * (np.abs(jac) @ a)
+        if not np.all(np.abs(jac @ v - along.ravel()[i:i + step]) <= bound.ravel()[i:i + step]
+                      + slack):
+            return False
+    return True
 
 
 def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:
@@ -291,23 +323,74 @@ def _complex_stacked(probe: _Probe, chunk: int) -> Estimate:
     steps = np.zeros(n)
     for start in range(0, n, chunk):
         k = slice(start, min(n, start + chunk))
-        count = k.stop - start
-        x = np.abs(w0.ravel()[k])
-        h = COMPLEX_STEP * np.where(x > 1e-150, x, 1.0)
-        outs, imag = [], None
-        for t in (1, 3):
-            w = np.repeat(w0.reshape(1, -1).astype(complex), count, axis=0)
-            w[np.arange(count), np.arange(start, k.stop)] += t * 1j * h
-            out, trace = probe.fn(w.reshape(count, *w0.shape))
-            probe.calls += count
-            outs.append(out.imag / (t * h).reshape(-1, *[1] * f0.ndim))
-            imag = trace.imag if imag is None else imag
-        v1, v3 = outs
-        scale = np.broadcast_to(np.asarray(imag), (count,)) / h
-        bound = _complex_bound(probe, v1, v3, scale.reshape(-1, *[1] * f0.ndim))
+        directions = np.eye(k.stop - start, n, start)
+        h = _step(np.abs(w0.ravel()[k]))
+        v1, bound = _stack(probe, directions, h)
         value[..., k] = np.moveaxis(v1, 0, -1)
         store_bound(error, (..., k), np.moveaxis(bound, 0, -1))
         steps[k] = h
+    return _complex_estimate(probe, value, error, steps)
+
+
+def _complex_grouped(probe: _Probe, chunk: int, groups: Groups) -> Estimate | None:
+    """The complex step for a group of entries of w at a time, where no
+    entry of f depends on two entries of one group (:mod:`gradcheck.structure`):
+    each group's evaluation gives each entry of f the derivative along the
+    one member it depends on. The bound is one per entry of f and group,
+    spread over the group's entries (a read-only view, no memory). None
+    where the values contradict the structure: an entry of f said to be
+    independent of a group moved."""
+    w0, f0 = probe.w0, probe.f0
+    m, n = f0.size, w0.size
+    value = np.zeros((m, n))
+    bounds = np.zeros((m, groups.count))
+    steps = np.zeros(groups.count)
+    x = np.abs(w0.ravel())
+    for start in range(0, groups.count, chunk):
+        cs = np.arange(start, min(groups.count, start + chunk))
+        directions = (groups.color[None, :] == cs[:, None]).astype(np.float64)
+        h = np.where(directions > 0, _step(x), np.inf).min(axis=1)  # small beside every member
+        v1, bound = _stack(probe, directions, h)
+        v1 = v1.reshape(len(cs), m)
+        member = groups.depends[:, cs]  # (entries of f, groups)
+        found = member >= 0
+        if (v1.T[~found] != 0).any():
+            return None
+        out, group = np.nonzero(found)
+        value[out, groups.entry[cs[group], member[out, group]]] = v1[group, out]
+        bounds[:, cs] = bound.reshape(len(cs), m).T
+        steps[cs] = h
+    error = np.broadcast_to(bounds.reshape(*f0.shape, *groups.layout), (*f0.shape, *w0.shape))
+    return _complex_estimate(probe, value, error, steps[groups.color])
+
+
+def _step(size: np.ndarray) -> np.ndarray:
+    """The complex step for entries (or groups) of w of these magnitudes."""
+    step: np.ndarray = COMPLEX_STEP * np.where(size > 1e-150, size, 1.0)
+    return step
+
+
+def _stack(probe: _Probe, directions: np.ndarray, h: np.ndarray) -> tuple[np.ndarray,
+                                                                          np.ndarray]:
+    """Im f(w0 + ih·d)/h for a stack of directions d (K × entries of w), and
+    its bound from the same at 3h (see :func:`_complex`)."""
+    w0, f0 = probe.w0, probe.f0
+    count = len(directions)
+    outs, imag = [], None
+    for t in (1, 3):
+        w = w0.reshape(1, -1) + (1j * t * h)[:, None] * directions
+        out, trace = probe.fn(w.reshape(count, *w0.shape))
+        probe.calls += count
+        outs.append(out.imag / (t * h).reshape(-1, *[1] * f0.ndim))
+        imag = trace.imag if imag is None else imag
+    v1, v3 = outs
+    scale = np.broadcast_to(np.asarray(imag), (count,)) / h
+    return v1, _complex_bound(probe, v1, v3, scale.reshape(-1, *[1] * f0.ndim))
+
+
+def _complex_estimate(probe: _Probe, value: np.ndarray, error: np.ndarray,
+                      steps: np.ndarray) -> Estimate:
+    w0, f0 = probe.w0, probe.f0
     shape = (*f0.shape, *w0.shape)
     return Estimate(value.reshape(shape), error.reshape(shape), steps.reshape(w0.shape),
                     np.full(w0.shape, "complex", dtype=object), probe.calls)

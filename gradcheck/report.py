@@ -29,7 +29,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .compare import Mismatch, rounding_floor
+from .compare import SCALE, Mismatch
 from .result import CheckResult, Gradient
 from .shapes import fmt
 from .symbolic import entries
@@ -145,14 +145,17 @@ def _gradient_text(r: CheckResult, g: Gradient, color: bool = False) -> list[str
     if c.max_claim_error is not None:
         lines.append(f"  max |claimed - exact| {c.max_claim_error:.2g}")
     if g.numeric_error is not None:
-        judged = np.ones(g.numeric_error.shape, dtype=bool)
-        for u in g.undefined:
-            judged[u.index] = False
-        bound = float(np.max(g.numeric_error[judged], initial=0.0))
+        judged: Any = True
+        if g.undefined:
+            judged = np.ones(g.numeric_error.shape, dtype=bool)
+            for u in g.undefined:
+                judged[u.index] = False
+        bound = float(np.max(g.numeric_error, where=judged, initial=0.0))
     else:
         assert g.directions is not None
         bound = float(np.max(g.directions.error[g.directions.defined], initial=0.0))
-    floor = float(rounding_floor(g.exact).max(initial=0.0))
+    largest = max(float(g.exact.max(initial=0.0)), -float(g.exact.min(initial=0.0)))
+    floor = SCALE * largest  # the largest rounding floor (see compare.rounding_floor)
     atol = f"atol {r.atol:g} + " if r.atol else ""
     lines.append(f"  tolerance: {atol}rtol {r.rtol:g}·|exact| + rounding floor (at most "
                  f"{floor:.2g}); "
