@@ -86,7 +86,7 @@ def store_bound(out: np.ndarray, key: Any, bound: np.ndarray) -> None:
 
 LARGE = 2**20
 MAX_LISTED = 10_000  # mismatches listed one by one; more are counted
-CHUNK = 2**20  # entries judged at once: memory stays a few times this, whatever the size
+CHUNK = 2**18  # entries judged at once: memory stays a few times this, whatever the size
 
 
 def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
@@ -123,7 +123,8 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
         floor = SCALE * np.maximum(row_max[part, None], col_max[None, :])
         if engines:
             assert e is not None and n is not None and ne is not None
-            diff = np.abs(e[part] - n[part])
+            diff = np.subtract(e[part], n[part])
+            np.abs(diff, out=diff)
             size = np.abs(e[part])
             terms: tuple[Any, ...] = (atol, rtol * size, floor, ne[part], _at(own, part))
             bad = _bad(diff, terms, k)
@@ -136,8 +137,8 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
                                       float(diff[i, j]), *_tolerance(terms, i, j))
             judged, size = (diff, size) if k is None else (diff[k], size[k])
             max_abs = max(max_abs, _max(judged))
-            with np.errstate(invalid="ignore"):
-                relative = np.divide(judged, size, out=np.zeros_like(judged), where=size != 0)
+            with np.errstate(invalid="ignore"):  # in place: where |exact| is 0 it stays 0
+                relative = np.divide(judged, size, out=size, where=size != 0)
             max_rel = max(max_rel, _max(relative))
         if c is not None:
             truth = e if e is not None else n
@@ -172,15 +173,21 @@ class _Grid:
     def view(self, a: np.ndarray | None) -> Any:
         if a is None:
             return None
-        flat = np.asarray(a).view()
-        try:
-            flat.shape = (self.rows, self.cols)  # a view, or an error where it would copy
-        except AttributeError:
-            return _Rows(np.asarray(a), self.rows, self.cols)
-        return flat
+        a = np.asarray(a)
+        halves = ((a.shape[:2], a.strides[:2]), (a.shape[2:], a.strides[2:])) if a.ndim == 4 \
+            else ((a.shape, a.strides),)
+        if all(_merges(*h) for h in halves):
+            return a.reshape(self.rows, self.cols)  # a view
+        return _Rows(a, self.rows, self.cols)
 
     def index(self, i: int, j: int) -> tuple[int, ...]:
         return tuple(int(v) for v in np.unravel_index(i * self.cols + j, self.shape))
+
+
+def _merges(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """Whether these axes read as one without a copy."""
+    dims = [(n, s) for n, s in zip(shape, strides, strict=True) if n != 1]
+    return all(a[1] == b[0] * b[1] for a, b in zip(dims, dims[1:], strict=False))
 
 
 class _Rows:

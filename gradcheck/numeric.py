@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops, structure
+from . import ops, structure, tangents
 from .compare import bound_array, store_bound
 from .evaluate import Kink, OutOfDomain, Trace, evaluate_traced
 from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
@@ -105,7 +105,7 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
     if method == "complex":
         probe, on_kink = _start(fn, w0, tree, amplification)
         if not on_kink:
-            est = _complex_all(probe, tree, wrt)
+            est = _complex_all(probe, tree, env, wrt)
     if est is None:
         est = jacobian_of(fn, w0, method, tree=tree, amplification=amplification)
     if est.value.shape[:2] == (1, 1) and est.value.ndim == 4:  # a 1×1 f: the gradient
@@ -119,16 +119,20 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
 Function = Callable[[np.ndarray], tuple[np.ndarray, Trace]]
 
 
-def _complex_all(probe: _Probe, tree: Node, wrt: str) -> Estimate:
+def _complex_all(probe: _Probe, tree: Node, env: Mapping[str, np.ndarray],
+                 wrt: str) -> Estimate:
     """The complex step for every entry of w: by groups of entries where the
     structure allows and a check along a random direction confirms, else a
-    stack of single entries."""
+    stack of single entries carrying only what moves (:mod:`gradcheck.tangents`)."""
     groups = structure.columns(tree, wrt)
     if groups is not None:
         est = _complex_grouped(probe, _chunk(tree), groups)
         if est is not None and _confirmed(probe, est):
             return replace(est, evaluations=probe.calls)  # the check's evaluations too
-    return _complex_stacked(probe, _chunk(tree))
+    at = {**env, wrt: probe.w0}
+    chunk = max(1, CHUNK_BYTES // (4 * 16 * tangents.footprint(tree, at, wrt)))
+    return _complex_stacked(probe, chunk, lambda entries, h: tangents.steps(
+        tree, at, wrt, entries, h))
 
 
 def _confirmed(probe: _Probe, est: Estimate) -> bool:
@@ -312,10 +316,15 @@ def _chunk(tree: Node) -> int:
     return max(1, CHUNK_BYTES // (4 * 16 * max(entries, 1)))
 
 
-def _complex_stacked(probe: _Probe, chunk: int) -> Estimate:
+Local = Callable[[np.ndarray, np.ndarray], "tuple[np.ndarray, np.ndarray] | None"]
+
+
+def _complex_stacked(probe: _Probe, chunk: int, local: Local | None = None) -> Estimate:
     """The complex step for every entry of w, a chunk of entries per
     evaluation: the points w0 + ih·e_k stacked and evaluated at once. The
-    same numbers, steps and bounds as :func:`_complex` entry by entry."""
+    same numbers, steps and bounds as :func:`_complex` entry by entry;
+    with ``local`` (entries, steps) → (Im f, largest imaginary part), the
+    same up to rounding, from the imaginary parts alone."""
     w0, f0 = probe.w0, probe.f0
     n = w0.size
     value = np.zeros((*f0.shape, n))
@@ -323,9 +332,8 @@ def _complex_stacked(probe: _Probe, chunk: int) -> Estimate:
     steps = np.zeros(n)
     for start in range(0, n, chunk):
         k = slice(start, min(n, start + chunk))
-        directions = np.eye(k.stop - start, n, start)
         h = _step(np.abs(w0.ravel()[k]))
-        v1, bound = _stack(probe, directions, h)
+        v1, bound = _stack(probe, h, _single(probe, np.arange(start, k.stop), local))
         value[..., k] = np.moveaxis(v1, 0, -1)
         store_bound(error, (..., k), np.moveaxis(bound, 0, -1))
         steps[k] = h
@@ -350,7 +358,7 @@ def _complex_grouped(probe: _Probe, chunk: int, groups: Groups) -> Estimate | No
         cs = np.arange(start, min(groups.count, start + chunk))
         directions = (groups.color[None, :] == cs[:, None]).astype(np.float64)
         h = np.where(directions > 0, _step(x), np.inf).min(axis=1)  # small beside every member
-        v1, bound = _stack(probe, directions, h)
+        v1, bound = _stack(probe, h, _points(probe, directions))
         v1 = v1.reshape(len(cs), m)
         member = groups.depends[:, cs]  # (entries of f, groups)
         found = member >= 0
@@ -370,21 +378,50 @@ def _step(size: np.ndarray) -> np.ndarray:
     return step
 
 
-def _stack(probe: _Probe, directions: np.ndarray, h: np.ndarray) -> tuple[np.ndarray,
-                                                                          np.ndarray]:
-    """Im f(w0 + ih·d)/h for a stack of directions d (K × entries of w), and
-    its bound from the same at 3h (see :func:`_complex`)."""
-    w0, f0 = probe.w0, probe.f0
-    count = len(directions)
+def _single(probe: _Probe, entries: np.ndarray, local: Local | None) -> Callable[
+        [np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Steps th → Im f at w0 + i·th[k]·e_entries[k]: from the imaginary parts
+    alone where ``local`` can, else by evaluating the complex points (which
+    names an overflow)."""
+    def points(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _points(probe, np.eye(len(entries), probe.w0.size, int(entries[0])))(th)
+
+    if local is None:
+        return points
+
+    def run(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return local(entries, th) or points(th)
+
+    return run
+
+
+def _points(probe: _Probe, directions: np.ndarray) -> Callable[[np.ndarray], tuple[
+        np.ndarray, np.ndarray]]:
+    """Steps th → (Im f(w0 + i·th·d), largest imaginary part) for a stack of
+    directions d (K × entries of w), by evaluating the K complex points."""
+    def run(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w = probe.w0.reshape(1, -1) + (1j * th)[:, None] * directions
+        out, trace = probe.fn(w.reshape(len(th), *probe.w0.shape))
+        return out.imag, np.broadcast_to(np.asarray(trace.imag), th.shape)
+
+    return run
+
+
+def _stack(probe: _Probe, h: np.ndarray, run: Callable[[np.ndarray], tuple[
+        np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Im f/h at steps h for a stack of K points (``run``), and its bound
+    from the same at 3h (see :func:`_complex`)."""
+    f0 = probe.f0
+    count = len(h)
     outs, imag = [], None
     for t in (1, 3):
-        w = w0.reshape(1, -1) + (1j * t * h)[:, None] * directions
-        out, trace = probe.fn(w.reshape(count, *w0.shape))
+        out, largest = run(t * h)
         probe.calls += count
-        outs.append(out.imag / (t * h).reshape(-1, *[1] * f0.ndim))
-        imag = trace.imag if imag is None else imag
+        outs.append(out / (t * h).reshape(-1, *[1] * f0.ndim))
+        imag = largest if imag is None else imag
     v1, v3 = outs
-    scale = np.broadcast_to(np.asarray(imag), (count,)) / h
+    assert imag is not None
+    scale = imag / h
     return v1, _complex_bound(probe, v1, v3, scale.reshape(-1, *[1] * f0.ndim))
 
 
