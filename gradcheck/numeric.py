@@ -102,10 +102,10 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
     fn = _tree_function(tree, env, wrt)
     amplification = _amplification(tree, env)
     est = None
-    if method == "complex":
-        probe, on_kink = _start(fn, w0, tree, amplification)
-        if not on_kink:
-            est = _complex_all(probe, tree, env, wrt)
+    probe, on_kink = _start(fn, w0, tree, amplification)
+    if not on_kink:  # at a kink: one entry at a time, both sides (see _at_kink)
+        est = (_complex_all(probe, tree, env, wrt) if method == "complex"
+               else _grouped(probe, tree, wrt, method))
     if est is None:
         est = jacobian_of(fn, w0, method, tree=tree, amplification=amplification)
     if est.value.shape[:2] == (1, 1) and est.value.ndim == 4:  # a 1×1 f: the gradient
@@ -122,31 +122,50 @@ Function = Callable[[np.ndarray], tuple[np.ndarray, Trace]]
 def _complex_all(probe: _Probe, tree: Node, env: Mapping[str, np.ndarray],
                  wrt: str) -> Estimate:
     """The complex step for every entry of w: by groups of entries where the
-    structure allows and a check along a random direction confirms, else a
-    stack of single entries carrying only what moves (:mod:`gradcheck.tangents`)."""
-    groups = structure.columns(tree, wrt)
-    if groups is not None:
-        est = _complex_grouped(probe, _chunk(tree), groups)
-        if est is not None and _confirmed(probe, est):
-            return replace(est, evaluations=probe.calls)  # the check's evaluations too
+    structure allows (:func:`_grouped`), else a stack of single entries
+    carrying only what moves (:mod:`gradcheck.tangents`)."""
+    est = _grouped(probe, tree, wrt, "complex")
+    if est is not None:
+        return est
     at = {**env, wrt: probe.w0}
     chunk = max(1, CHUNK_BYTES // (4 * 16 * tangents.footprint(tree, at, wrt)))
     return _complex_stacked(probe, chunk, lambda entries, h: tangents.steps(
         tree, at, wrt, entries, h))
 
 
-def _confirmed(probe: _Probe, est: Estimate) -> bool:
-    """Whether the Jacobian assembled from groups agrees with one complex
-    step along a random direction v: J·v within the bounds of both. A group
-    whose members the structure wrongly kept apart would fail this."""
+def _grouped(probe: _Probe, tree: Node, wrt: str, method: str) -> Estimate | None:
+    """The Jacobian by groups of entries of w perturbed together, where no
+    entry of f depends on two of a group, confirmed along a random
+    direction; None where the structure allows no groups or the values
+    contradict it (then one entry at a time)."""
+    groups = structure.columns(tree, wrt)
+    if groups is None:
+        return None
+    est = (_complex_grouped(probe, _chunk(tree), groups) if method == "complex"
+           else _real_grouped(probe, groups, STENCILS[method]))
+    if est is None or not _confirmed(probe, est, method):
+        return None
+    return replace(est, evaluations=probe.calls)  # the check's evaluations too
+
+
+def _confirmed(probe: _Probe, est: Estimate, method: str = "complex") -> bool:
+    """Whether the Jacobian assembled from groups agrees with the derivative
+    along a random direction v by the same method: J·v within the bounds of
+    both. A group whose members the structure wrongly kept apart fails this.
+    Real stencils' bounds are estimates, so for them a relative 1e-6 of
+    |J|·|v| is allowed too: a missed dependence shows as a disagreement with
+    the exact engine (whose own check is strict), never as agreement."""
     v = np.random.default_rng(0).standard_normal(probe.w0.shape).ravel()
-    along, bound, _, _ = _complex(probe, v.reshape(probe.w0.shape))
+    d = v.reshape(probe.w0.shape)
+    along, bound, _, _ = _complex(probe, d) if method == "complex" else _real(
+        probe, d, STENCILS[method])
     n, a = v.size, np.abs(v)
+    relative = 4 * n * EPS if method == "complex" else 1e-6
     value, error = est.value.reshape(-1, *probe.w0.shape), est.error.reshape(-1, *probe.w0.shape)
     step = max(1, CHUNK_ENTRIES // n)
     for i in range(0, len(value), step):  # rows of J a chunk at a time: no temporary as large
         jac, err = value[i:i + step].reshape(-1, n), error[i:i + step].reshape(-1, n)
-        slack = err @ a + 4 * n * EPS * (np.abs(jac) @ a)
+        slack = err @ a + relative * (np.abs(jac) @ a)
         if not np.all(np.abs(jac @ v - along.ravel()[i:i + step]) <= bound.ravel()[i:i + step]
                       + slack):
             return False
@@ -341,35 +360,83 @@ def _complex_stacked(probe: _Probe, chunk: int, local: Local | None = None) -> E
 
 
 def _complex_grouped(probe: _Probe, chunk: int, groups: Groups) -> Estimate | None:
-    """The complex step for a group of entries of w at a time, where no
-    entry of f depends on two entries of one group (:mod:`gradcheck.structure`):
-    each group's evaluation gives each entry of f the derivative along the
-    one member it depends on. The bound is one per entry of f and group,
-    spread over the group's entries (a read-only view, no memory). None
-    where the values contradict the structure: an entry of f said to be
-    independent of a group moved."""
-    w0, f0 = probe.w0, probe.f0
-    m, n = f0.size, w0.size
-    value = np.zeros((m, n))
-    bounds = np.zeros((m, groups.count))
-    steps = np.zeros(groups.count)
-    x = np.abs(w0.ravel())
+    """The complex step for a group of entries of w at a time (see
+    :func:`_grouped`), a chunk of groups stacked per evaluation."""
+    x = np.abs(probe.w0.ravel())
+    assembly = _Assembly(probe, groups)
     for start in range(0, groups.count, chunk):
         cs = np.arange(start, min(groups.count, start + chunk))
-        directions = (groups.color[None, :] == cs[:, None]).astype(np.float64)
-        h = np.where(directions > 0, _step(x), np.inf).min(axis=1)  # small beside every member
-        v1, bound = _stack(probe, h, _points(probe, directions))
-        v1 = v1.reshape(len(cs), m)
-        member = groups.depends[:, cs]  # (entries of f, groups)
-        found = member >= 0
-        if (v1.T[~found] != 0).any():
+        moved = groups.color[None, :] == cs[:, None]
+        h = np.where(moved, _step(x), np.inf).min(axis=1)  # small beside every member
+        v1, bound = _stack(probe, h, _points(probe, moved.astype(np.float64)))
+        if not assembly.add(cs, moved, v1, bound, h, "complex"):
             return None
-        out, group = np.nonzero(found)
-        value[out, groups.entry[cs[group], member[out, group]]] = v1[group, out]
-        bounds[:, cs] = bound.reshape(len(cs), m).T
-        steps[cs] = h
-    error = np.broadcast_to(bounds.reshape(*f0.shape, *groups.layout), (*f0.shape, *w0.shape))
-    return _complex_estimate(probe, value, error, steps[groups.color])
+    return assembly.estimate()
+
+
+def _real_grouped(probe: _Probe, groups: Groups, stencil: Stencil) -> Estimate | None:
+    """A stencil on its ladder of steps (:func:`_real`) along a group of
+    entries of w at a time (see :func:`_grouped`). The ladder's steps scale
+    with the largest entry moved and the curvature often with the entries,
+    so a group is split by magnitude: entries 2^10 apart go in different
+    directions."""
+    size = np.abs(probe.w0.ravel())
+    scale = np.floor(np.log2(np.where(size > 0, size, 2.0**-1100)) / 10)
+    assembly = _Assembly(probe, groups)
+    for c in range(groups.count):
+        for s in np.unique(scale[groups.color == c]):
+            moved = (groups.color == c) & (scale == s)
+            value, error, step, name = _real(probe, moved.reshape(probe.w0.shape).astype(float),
+                                             stencil)
+            if not assembly.add(np.array([c]), moved[None], value[None], error[None],
+                                np.array([step]), name):
+                return None
+    return assembly.estimate()
+
+
+class _Assembly:
+    """A numeric Jacobian from derivatives along directions that each move
+    entries of one group of w, where no entry of f depends on two entries
+    of a group (:mod:`gradcheck.structure`): each direction's derivative
+    gives each entry of f the derivative by the one member it depends on.
+    The bound is one per entry of f and group (the largest over the group's
+    directions), spread over the group's entries: a read-only view."""
+
+    def __init__(self, probe: _Probe, groups: Groups) -> None:
+        self.probe, self.groups = probe, groups
+        m, n = probe.f0.size, probe.w0.size
+        self.value = np.zeros((m, n))
+        self.bounds = np.zeros((m, groups.count))
+        self.steps = np.zeros(n)
+        self.methods = np.full(n, "", dtype=object)
+
+    def add(self, cs: np.ndarray, moved: np.ndarray, value: np.ndarray, bound: np.ndarray,
+            steps: np.ndarray, method: str) -> bool:
+        """Derivatives (K × f's shape) along K directions, direction k moving
+        the entries ``moved[k]`` of group ``cs[k]``. False where they
+        contradict the structure: an entry of f moved that depends on no
+        entry moved."""
+        g = self.groups
+        value = value.reshape(len(cs), -1)
+        member = g.depends[:, cs]  # (entries of f, directions)
+        source = g.entry[cs, np.maximum(member, 0)]  # the entry of w each depends on
+        found = (member >= 0) & moved[np.arange(len(cs)), source]
+        if (value.T[~found] != 0).any():
+            return False
+        out, k = np.nonzero(found)
+        self.value[out, source[out, k]] = value[k, out]
+        self.bounds[:, cs] = np.maximum(self.bounds[:, cs], bound.reshape(len(cs), -1).T)
+        for row, step in zip(moved, steps, strict=True):
+            self.steps[row] = step
+            self.methods[row] = method
+        return True
+
+    def estimate(self) -> Estimate:
+        w0, f0, g = self.probe.w0, self.probe.f0, self.groups
+        shape = (*f0.shape, *w0.shape)
+        error = np.broadcast_to(self.bounds.reshape(*f0.shape, *g.layout), shape)
+        return Estimate(self.value.reshape(shape), error, self.steps.reshape(w0.shape),
+                        self.methods.reshape(w0.shape), self.probe.calls)
 
 
 def _step(size: np.ndarray) -> np.ndarray:
