@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from . import ops, structure
+from . import ops, progress, structure
 from .closed_form import Derivative
 from .compare import bound_array, store_bound
 from .points import Value
@@ -162,6 +162,7 @@ def _stacked(d: Derivative, run: Run, dtype: Any,
         for out, part in zip(outs, parts, strict=True):
             store_bound(out, slice(start, start + k),
                         np.broadcast_to(part, (k, wr, wc)).reshape(k, n))
+        progress.advance("exact", start + k, m)
     return [o.reshape(fr, fc, wr, wc) for o in outs]
 
 
@@ -193,6 +194,7 @@ def _grouped(d: Derivative, run: Run, dtype: Any,
         value[source[group, entry], entry] = part[group, entry]
         if bounds is not None:
             bounds[ds] = bound[0]
+        progress.advance("exact", int(ds[-1]) + 1, groups.count)
     if not _confirmed(run, value, bounds, groups, (fr, fc), (wr, wc)):
         return None
     out = [value.reshape(fr, fc, wr, wc)]

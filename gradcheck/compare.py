@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from . import progress
+
 __all__ = ["SCALE", "Comparison", "Mismatch", "bound_array", "bound_name", "compare",
            "compare_directions", "rounding_floor", "store_bound"]
 
@@ -119,6 +121,7 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
     step = max(1, CHUNK // max(1, grid.cols))
     for r0 in range(0, rows, step):
         part = slice(r0, min(rows, r0 + step))
+        progress.advance("compare", r0, rows)
         k = None if keep is None else keep[part]
         floor = SCALE * np.maximum(row_max[part, None], col_max[None, :])
         if engines:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops, structure, tangents
+from . import ops, progress, structure, tangents
 from .compare import bound_array, store_bound
 from .evaluate import Kink, OutOfDomain, Trace, evaluate_traced
 from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
@@ -223,7 +223,8 @@ def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None 
     methods = np.full(w0.shape, "fixed", dtype=object)
     undefined: list[Undefined] = []
     lead = (slice(None),) * f0.ndim
-    for i in np.ndindex(w0.shape):
+    for done, i in enumerate(np.ndindex(w0.shape)):
+        progress.advance("numeric", done, w0.size)
         if mask is not None and not mask[i]:
             continue
         jumps: list[Jump] = []
@@ -356,6 +357,7 @@ def _complex_stacked(probe: _Probe, chunk: int, local: Local | None = None) -> E
         value[..., k] = np.moveaxis(v1, 0, -1)
         store_bound(error, (..., k), np.moveaxis(bound, 0, -1))
         steps[k] = h
+        progress.advance("numeric", k.stop, n)
     return _complex_estimate(probe, value, error, steps)
 
 
@@ -371,6 +373,7 @@ def _complex_grouped(probe: _Probe, chunk: int, groups: Groups) -> Estimate | No
         v1, bound = _stack(probe, h, _points(probe, moved.astype(np.float64)))
         if not assembly.add(cs, moved, v1, bound, h, "complex"):
             return None
+        progress.advance("numeric", int(cs[-1]) + 1, groups.count)
     return assembly.estimate()
 
 
@@ -391,6 +394,7 @@ def _real_grouped(probe: _Probe, groups: Groups, stencil: Stencil) -> Estimate |
             if not assembly.add(np.array([c]), moved[None], value[None], error[None],
                                 np.array([step]), name):
                 return None
+        progress.advance("numeric", c + 1, groups.count)
     return assembly.estimate()
 
 
