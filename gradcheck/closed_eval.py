@@ -45,7 +45,7 @@ import sympy
 
 from . import ops, progress, structure
 from .closed_form import Derivative
-from .compare import bound_array, store_bound
+from .compare import bound_array, store_bound, zeros
 from .points import Value
 from .tree import Call, Matrix, Node, Num, Var, walk
 
@@ -140,7 +140,7 @@ def _stacked(d: Derivative, run: Run, dtype: Any,
             return grids
         full = []
         for part in grids:  # elementwise: the diagonal of the Jacobian
-            j = np.zeros((fr * fc, wr * wc), dtype=part.dtype)
+            j = zeros((fr * fc, wr * wc), part.dtype)
             np.fill_diagonal(j, part.ravel())
             full.append(j.reshape(fr, fc, wr, wc))
         return full
@@ -158,7 +158,7 @@ def _stacked(d: Derivative, run: Run, dtype: Any,
         g[np.arange(k), start + np.arange(k)] = one
         parts = run(g.reshape(k, fr, fc))
         if not outs:  # the value, then its bound (float32 when large)
-            outs = [np.zeros((m, n), dtype=dtype)] + [bound_array((m, n)) for _ in parts[1:]]
+            outs = [zeros((m, n), dtype)] + [bound_array((m, n)) for _ in parts[1:]]
         for out, part in zip(outs, parts, strict=True):
             store_bound(out, slice(start, start + k),
                         np.broadcast_to(part, (k, wr, wc)).reshape(k, n))
@@ -177,7 +177,7 @@ def _grouped(d: Derivative, run: Run, dtype: Any,
     fr, fc = d.f_shape
     wr, wc = d.w_shape
     m, n = fr * fc, wr * wc
-    value = np.zeros((m, n), dtype=dtype)
+    value = zeros((m, n), dtype)
     bounds = None if dtype is object else np.zeros((groups.count, n))
     chunk = max(1, CHUNK_BYTES // (8 * 8 * max(m, n, _largest(d))))
     for start in range(0, groups.count, chunk):

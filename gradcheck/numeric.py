@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import ops, progress, structure, tangents
-from .compare import bound_array, store_bound
+from .compare import bound_array, store_bound, zeros
 from .evaluate import Kink, OutOfDomain, Trace, evaluate_traced
 from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
 from .structure import Groups
@@ -217,8 +217,8 @@ def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None 
         method = "richardson"
     probe, on_kink = _start(fn, w0, tree, amplification)
     f0 = probe.f0
-    value = np.zeros(f0.shape + w0.shape)
-    error = np.zeros_like(value)
+    value = zeros(f0.shape + w0.shape)
+    error = zeros(value.shape)
     steps = np.zeros(w0.shape)
     methods = np.full(w0.shape, "fixed", dtype=object)
     undefined: list[Undefined] = []
@@ -347,7 +347,7 @@ def _complex_stacked(probe: _Probe, chunk: int, local: Local | None = None) -> E
     same up to rounding, from the imaginary parts alone."""
     w0, f0 = probe.w0, probe.f0
     n = w0.size
-    value = np.zeros((*f0.shape, n))
+    value = zeros((*f0.shape, n))
     error = bound_array(value.shape)
     steps = np.zeros(n)
     for start in range(0, n, chunk):
@@ -409,7 +409,7 @@ class _Assembly:
     def __init__(self, probe: _Probe, groups: Groups) -> None:
         self.probe, self.groups = probe, groups
         m, n = probe.f0.size, probe.w0.size
-        self.value = np.zeros((m, n))
+        self.value = zeros((m, n))
         self.bounds = np.zeros((m, groups.count))
         self.steps = np.zeros(n)
         self.methods = np.full(n, "", dtype=object)
