@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from . import claims, closed_eval, closed_form, numeric, symbolic
+from . import claims, closed_eval, closed_form, numeric, progress, symbolic
 from .compare import compare, compare_directions
 from .diagnose import Diagnosis, diagnose, difference
 from .errors import (
@@ -121,13 +121,16 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
     problem = _prepare(expr, at, shapes, seed, budget)
     names = _wrt(wrt, problem)
     expected = _expected(expect, names)
-    grads = tuple(_gradient(problem, n, expected.get(n), atol, rtol, method, directions, seed,
-                            budget, engine) for n in names)
+    grads = []
+    for n in names:
+        with progress.section(f"∂f/∂{n}"):
+            grads.append(_gradient(problem, n, expected.get(n), atol, rtol, method, directions,
+                                   seed, budget, engine))
     return CheckResult(
         expression=expr, reading=problem.typed.text, readings=problem.typed.readings,
         shapes=dict(problem.typed.shapes), output_shape=problem.typed.shape,
         point={n: problem.values[n].array for n in problem.typed.shapes},
-        drawn=problem.drawn, seed=seed, gradients=grads, atol=atol, rtol=rtol)
+        drawn=problem.drawn, seed=seed, gradients=tuple(grads), atol=atol, rtol=rtol)
 
 
 def assert_gradient(expr: str, **kwargs: Any) -> CheckResult:
@@ -383,9 +386,11 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
                                       directions, seed, common, truth.error)
         else:
             est = numeric.jacobian(typed.tree, name, _env(problem), method)
-            undefined = np.zeros(exact.shape, dtype=bool)
-            for u in est.undefined:
-                undefined[u.index] = True
+            undefined = None
+            if est.undefined:
+                undefined = np.zeros(exact.shape, dtype=bool)
+                for u in est.undefined:
+                    undefined[u.index] = True
             comparison = compare(exact, est.value, est.error, claimed, atol=atol, rtol=rtol,
                                  variable=name, skip=undefined, exact_error=truth.error)
             gradient = Gradient(**common, numeric=est.value, numeric_error=est.error,

@@ -8,13 +8,15 @@ set; ``--plot`` imports matplotlib (:mod:`gradcheck.plot`) only when given.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 import click
 
-from . import __version__, api, numeric, report
+from . import __version__, api, numeric, progress, report
 from .errors import GradcheckError, OptionError
 from .limits import TIMEOUT
 from .parser import NAME_PATTERN
@@ -83,10 +85,11 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
 
             plot.check_path(plot_path)
         at, shapes = _lets(lets)
-        result = api.check(expression, wrt=list(wrt) or None, at=at, shapes=shapes,
-                           expect=_expects(expect), atol=atol, rtol=rtol, seed=seed,
-                           method=method, directions=directions, timeout=timeout,
-                           engine=engine)
+        with _progress() as bar, progress.listening(bar):
+            result = api.check(expression, wrt=list(wrt) or None, at=at, shapes=shapes,
+                               expect=_expects(expect), atol=atol, rtol=rtol, seed=seed,
+                               method=method, directions=directions, timeout=timeout,
+                               engine=engine)
     except GradcheckError as e:
         raise click.UsageError(e.format_message()) from None
     except RecursionError:
@@ -103,6 +106,14 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
             click.echo(f"Error: {e.format_message()}", err=True)
             sys.exit(2)
     sys.exit(0 if result.passed else 1)
+
+
+def _progress() -> progress.TerminalBar | nullcontext[Any]:
+    """A progress bar on stderr for checks that take more than a second,
+    when stderr is a terminal; else nothing."""
+    if sys.stderr.isatty() and os.environ.get("TERM") != "dumb":
+        return progress.TerminalBar()
+    return nullcontext(lambda what, done, total: None)
 
 
 def _lets(lets: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:

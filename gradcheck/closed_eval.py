@@ -41,7 +41,6 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-import sympy
 
 from . import ops, progress, structure
 from .closed_form import Derivative
@@ -84,7 +83,7 @@ def jacobian(d: Derivative, values: Mapping[str, Value]) -> Jacobian:
     rational = all(c.op in RATIONAL or (c.op == "pow" and _integer_exponent(c)) for c in calls)
     rational = rational and not any(isinstance(n, Matrix) for n in nodes)
     names = {n.name for n in nodes if isinstance(n, Var)} - {d.cotangent}
-    rational = rational and all(all(e.is_Rational for e in values[n].exact) for n in names)
+    rational = rational and all(values[n].rational for n in names)
     groups = None
     if d.form == "vjp" and d.of is not None:
         found = structure.columns(d.of, d.wrt)
@@ -92,7 +91,7 @@ def jacobian(d: Derivative, values: Mapping[str, Value]) -> Jacobian:
     runs = 1 if d.form != "vjp" else d.f_shape[0] * d.f_shape[1]
     runs = runs if groups is None else groups.count
     if rational and _work(calls) * runs <= EXACT_WORK:
-        env = {n: _fractions(values[n].exact) for n in names}
+        env = {n: _fractions(values[n]) for n in names}
         (out,) = _stacked(d, lambda g: (_Exact(env, g).value(d.expression),), object, groups)
         value = np.vectorize(float, otypes=[float])(out) if out.size else out.astype(float)
         return Jacobian(value, None, "exact", out)
@@ -118,7 +117,12 @@ def _work(calls: list[Call]) -> int:
     return total
 
 
-def _fractions(m: sympy.MatrixBase) -> np.ndarray:
+def _fractions(v: Value) -> np.ndarray:
+    """The value's entries as fractions (a float is exactly a fraction)."""
+    if v.given is None:
+        out: np.ndarray = np.vectorize(Fraction, otypes=[object])(v.array)
+        return out
+    m = v.given
     return np.array([[Fraction(int(e.p), int(e.q)) for e in m.row(i)] for i in range(m.rows)],
                     dtype=object).reshape(m.shape)
 

@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -39,12 +40,26 @@ __all__ = ["SHAPE", "Value", "constant", "draw", "parse_shape", "to_value"]
 SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Value:
-    """One variable's value: exact (SymPy rationals or expressions) and float64."""
+    """One variable's value: float64, and exact (SymPy rationals or
+    expressions). A value given as floats is exactly those floats, as
+    rationals: ``given`` is None and :attr:`exact` is built when first
+    needed (at 128×128 that takes a second)."""
 
-    exact: sympy.ImmutableMatrix
+    given: sympy.ImmutableMatrix | None
     array: np.ndarray
+
+    @cached_property
+    def exact(self) -> sympy.ImmutableMatrix:
+        if self.given is not None:
+            return self.given
+        return sympy.ImmutableMatrix(*self.array.shape, [_rational(v) for v in self.array.flat])
+
+    @property
+    def rational(self) -> bool:
+        """Whether every entry is a rational number (not π, √2, …)."""
+        return self.given is None or all(e.is_Rational for e in self.given)
 
     @property
     def shape(self) -> Shape:
@@ -125,8 +140,7 @@ def to_value(value: Any, name: str = "") -> Value:
                           detail=f"{array[i, j]} at entry [{i},{j}]",
                           hint="values must be finite real numbers")
     # The exact value is the float itself, as a rational: no rounding is invented.
-    exact = sympy.ImmutableMatrix(*array.shape, [_rational(v) for v in array.flat])
-    return Value(exact, array)
+    return Value(None, array)
 
 
 def _rational(v: float) -> sympy.Rational:
@@ -147,8 +161,7 @@ def _draw_one(name: str, shape: Shape, seed: int, scheme: str, attempt: int) -> 
         k = k * rng.choice([-1, 1], size=shape)
     elif scheme == "dominant" and shape[0] == shape[1]:
         k = k + 1024 * shape[0] * np.eye(shape[0], dtype=k.dtype)
-    exact = sympy.ImmutableMatrix(*shape, [sympy.Rational(int(v), 1024) for v in k.flat])
-    return Value(exact, k / 1024.0)
+    return Value(None, k / 1024.0)  # multiples of 1/1024: floats exactly
 
 
 def draw(fixed: Mapping[str, Value], free: Mapping[str, Shape], seed: int,

@@ -47,3 +47,20 @@ def test_a_quick_check_shows_no_bar():
             gradcheck.check("sum(x*x)", shapes={"x": "2x2"})
         assert bar.bar is None
     assert out.getvalue() == ""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_command_line_draws_the_bar_on_a_terminal_only(monkeypatch):
+    from gradcheck import cli
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    assert not isinstance(cli._progress(), progress.TerminalBar)  # piped: no bar
+    monkeypatch.setattr("sys.stderr", _Terminal())
+    monkeypatch.setenv("TERM", "xterm")
+    assert isinstance(cli._progress(), progress.TerminalBar)
+    monkeypatch.setenv("TERM", "dumb")
+    assert not isinstance(cli._progress(), progress.TerminalBar)
