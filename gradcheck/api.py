@@ -50,7 +50,6 @@ ENGINES = ("auto", "sympy", "closed")
 # engine="auto" keeps the elementwise SymPy engine (the reference) while the
 # Jacobian has at most this many entries and no matrix more than SYMPY_MATRIX.
 SYMPY_ENTRIES = 1024
-SYMPY_MATRIX = 64
 
 
 @dataclass(frozen=True)
@@ -330,7 +329,7 @@ def _truth(problem: _Problem, name: str, engine: str) -> _Truth:
     w_size = problem.values[name].array.size
     f_rows, f_cols = problem.typed.shape
     largest = max(n.shape[0] * n.shape[1] for n in walk(tree) if n.shape is not None)
-    small = f_rows * f_cols * w_size <= SYMPY_ENTRIES and largest <= SYMPY_MATRIX
+    small = f_rows * f_cols * w_size <= SYMPY_ENTRIES and largest <= symbolic.SYMPY_MATRIX
     if closed is not None and (engine == "closed" or (engine == "auto" and not small)):
         j = closed_eval.jacobian(closed, problem.values)
         values = None

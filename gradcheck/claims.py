@@ -21,20 +21,22 @@ from typing import Any
 
 import numpy as np
 
-from . import symbolic
+from . import closed_eval, symbolic
 from .errors import ClaimError, GradcheckError
 from .parser import parse
 from .points import Value
 from .shapes import broadcast, fmt, infer
-from .tree import Shape
+from .tree import Shape, walk
 
 __all__ = ["evaluate", "layout"]
 
 
 def evaluate(claim: Any, values: Mapping[str, Value]) -> np.ndarray:
     """The claim's value at the point: an expression string is evaluated
-    exactly (then rounded once), a callable is called with the variables as
-    keyword arguments, an array is taken as it is."""
+    exactly (then rounded once; for matrices of more than SYMPY_MATRIX
+    entries, with NumPy: exact fractions where affordable, else float64), a
+    callable is called with the variables as keyword arguments, an array is
+    taken as it is."""
     if isinstance(claim, str):
         tree = parse(claim)
         try:
@@ -42,6 +44,9 @@ def evaluate(claim: Any, values: Mapping[str, Value]) -> np.ndarray:
         except GradcheckError as e:
             e.message = f"in the claimed derivative: {e.message}"
             raise
+        sizes = (n.shape[0] * n.shape[1] for n in walk(typed.tree) if n.shape is not None)
+        if max(sizes, default=1) > symbolic.SYMPY_MATRIX:
+            return closed_eval.evaluate(typed.tree, values)
         exact = symbolic.build(typed.tree, {n: v.exact for n, v in values.items()})
         return symbolic.to_float(exact)
     if callable(claim):

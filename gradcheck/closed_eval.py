@@ -48,7 +48,7 @@ from .compare import bound_array, store_bound, zeros
 from .points import Value
 from .tree import Call, Matrix, Node, Num, Var, walk
 
-__all__ = ["CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "jacobian"]
+__all__ = ["CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "evaluate", "jacobian"]
 
 U = 2.0**-53  # unit roundoff of float64
 ULPS = 4  # NumPy's exp, log, sin, … are assumed within this many units in the last place
@@ -78,12 +78,7 @@ def jacobian(d: Derivative, values: Mapping[str, Value]) -> Jacobian:
     rows of a general Jacobian are computed a group at a time where
     :mod:`gradcheck.structure` finds rows with no column in common (one
     product for each column of X@Y, not one for each entry)."""
-    nodes = walk(d.expression)
-    calls = [n for n in nodes if isinstance(n, Call)]
-    rational = all(c.op in RATIONAL or (c.op == "pow" and _integer_exponent(c)) for c in calls)
-    rational = rational and not any(isinstance(n, Matrix) for n in nodes)
-    names = {n.name for n in nodes if isinstance(n, Var)} - {d.cotangent}
-    rational = rational and all(values[n].rational for n in names)
+    calls, names, rational = _survey(d.expression, values, d.cotangent)
     groups = None
     if d.form == "vjp" and d.of is not None:
         found = structure.columns(d.of, d.wrt)
@@ -99,6 +94,40 @@ def jacobian(d: Derivative, values: Mapping[str, Value]) -> Jacobian:
     value, error = _stacked(d, lambda g: _Bounded(fenv, g).value(d.expression), np.float64,
                             groups)
     return Jacobian(value, error, "float64")
+
+
+def evaluate(tree: Node, values: Mapping[str, Value]) -> np.ndarray:
+    """The value of an expression of the language at the point (by name):
+    with exact fractions, rounded once, where every operation is rational
+    and the work small; else in float64 (within a few ulp of the values).
+
+    >>> from gradcheck.parser import parse
+    >>> from gradcheck.shapes import infer
+    >>> from gradcheck.points import to_value
+    >>> tree = infer(parse("x.T@x/3"), {"x": (2, 1)}).tree
+    >>> evaluate(tree, {"x": to_value([[1], [1]])}).tolist()
+    [[0.6666666666666666]]
+    """
+    calls, names, rational = _survey(tree, values)
+    if rational and _work(calls) <= EXACT_WORK:
+        out = _Exact({n: _fractions(values[n]) for n in names}, None).value(tree)
+        value = np.vectorize(float, otypes=[float])(out)
+    else:
+        value = _Bounded({n: values[n].array.astype(np.float64) for n in names},
+                         None).value(tree)[0]
+    return np.array(np.broadcast_to(value, tree.shape or (1, 1)))
+
+
+def _survey(tree: Node, values: Mapping[str, Value],
+            cotangent: str | None = None) -> tuple[list[Call], set[str], bool]:
+    """The operations of an expression, the variables it reads, and whether
+    exact fractions can evaluate it (every operation and value rational)."""
+    nodes = walk(tree)
+    calls = [n for n in nodes if isinstance(n, Call)]
+    rational = all(c.op in RATIONAL or (c.op == "pow" and _integer_exponent(c)) for c in calls)
+    rational = rational and not any(isinstance(n, Matrix) for n in nodes)
+    names = {n.name for n in nodes if isinstance(n, Var)} - {cotangent}
+    return calls, names, rational and all(values[n].rational for n in names)
 
 
 def _integer_exponent(c: Call) -> bool:

@@ -27,9 +27,10 @@ from . import ops
 from .errors import LimitError
 from .tree import Call, Matrix, Node, Num, Shape, Var
 
-__all__ = ["MAX_EXACT_EXPONENT", "build", "entries", "evaluate", "from_fractions",
+__all__ = ["MAX_EXACT_EXPONENT", "SYMPY_MATRIX", "build", "entries", "evaluate", "from_fractions",
            "is_elementwise", "jacobian", "symbols", "to_float"]
 
+SYMPY_MATRIX = 64  # beyond this many entries in a matrix, SymPy's arithmetic is slow
 MAX_EXACT_EXPONENT = 2**16
 
 Array = sympy.ImmutableDenseNDimArray

@@ -47,3 +47,20 @@ def test_string_claims_are_evaluated_exactly_then_rounded_once():
 def test_claim_errors_say_they_are_in_the_claim():
     with pytest.raises(Exception, match="in the claimed derivative: unknown name 'q'"):
         evaluate("q + 1", {"x": to_value([[1.0]])})
+
+
+def test_claims_on_large_matrices_are_evaluated_with_numpy():
+    """Beyond 64 entries a matrix is slow in SymPy: exact fractions where the
+    operations are rational (correctly rounded), float64 otherwise."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((12, 12))
+    values = {"x": to_value(x)}
+    exact = evaluate("x.T@x/3", values)
+    fx = [[Fraction(float(v)) for v in row] for row in x]
+    want = [[float(sum(fx[k][i] * fx[k][j] for k in range(12)) / 3) for j in range(12)]
+            for i in range(12)]
+    assert exact.tolist() == want
+    smooth = evaluate("1 - tanh(x)**2", values)
+    assert np.allclose(smooth, 1 - np.tanh(x) ** 2, rtol=1e-15, atol=0)
