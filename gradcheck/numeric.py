@@ -107,7 +107,7 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
         est = (_complex_all(probe, tree, env, wrt) if method == "complex"
                else _grouped(probe, tree, wrt, method))
     if est is None:
-        est = jacobian_of(fn, w0, method, tree=tree, amplification=amplification)
+        est = _entry_by_entry(probe, on_kink, method)
     if est.value.shape[:2] == (1, 1) and est.value.ndim == 4:  # a 1×1 f: the gradient
         undefined = tuple(Undefined(u.index[2:], u.left, u.right, u.where)
                           for u in est.undefined)
@@ -216,7 +216,15 @@ def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None 
     if method == "auto":
         method = "richardson"
     probe, on_kink = _start(fn, w0, tree, amplification)
-    f0 = probe.f0
+    return _entry_by_entry(probe, on_kink, method, mask)
+
+
+def _entry_by_entry(probe: _Probe, on_kink: list[Kink], method: str,
+                    mask: np.ndarray | None = None) -> Estimate:
+    """The Jacobian one entry of w at a time, each on its own ladder of steps
+    (both sides at a kink); the evaluations spent so far with ``probe``
+    count too."""
+    f0, w0 = probe.f0, probe.w0
     value = zeros(f0.shape + w0.shape)
     error = zeros(value.shape)
     steps = np.zeros(w0.shape)
