@@ -252,8 +252,10 @@ def _confirmed(run: Run, value: np.ndarray, bounds: np.ndarray | None,
     a = np.abs(u)
     slack = np.bincount(groups.color, a, groups.count) @ bounds
     step = max(1, CHUNK_BYTES // (8 * value.shape[1]))
-    for i in range(0, len(value), step):  # no temporary as large as the Jacobian
-        slack += 4 * len(value) * U * (a[i:i + step] @ np.abs(value[i:i + step]))
+    buffer = np.empty((min(step, len(value)), value.shape[1]))  # one temporary, reused
+    for i in range(0, len(value), step):
+        rows = value[i:i + step]
+        slack += 4 * len(value) * U * (a[i:i + step] @ np.abs(rows, out=buffer[:len(rows)]))
     return bool(np.all(np.abs(u @ value - direct[0]) <= direct[1] + slack))
 
 

@@ -161,15 +161,29 @@ def _confirmed(probe: _Probe, est: Estimate, method: str = "complex") -> bool:
         probe, d, STENCILS[method])
     n, a = v.size, np.abs(v)
     relative = 4 * n * EPS if method == "complex" else 1e-6
-    value, error = est.value.reshape(-1, *probe.w0.shape), est.error.reshape(-1, *probe.w0.shape)
+    value, error = est.value.reshape(-1, n), est.error.reshape(-1, *probe.w0.shape)
     step = max(1, CHUNK_ENTRIES // n)
-    for i in range(0, len(value), step):  # rows of J a chunk at a time: no temporary as large
-        jac, err = value[i:i + step].reshape(-1, n), error[i:i + step].reshape(-1, n)
-        slack = err @ a + relative * (np.abs(jac) @ a)
+    buffer = np.empty((min(step, len(value)), n))  # one temporary, reused
+    for i in range(0, len(value), step):  # rows of J a chunk at a time
+        jac = value[i:i + step]
+        size = np.abs(jac, out=buffer[:len(jac)]) @ a
+        slack = _weighted(error[i:i + step], a.reshape(probe.w0.shape)) + relative * size
         if not np.all(np.abs(jac @ v - along.ravel()[i:i + step]) <= bound.ravel()[i:i + step]
                       + slack):
             return False
     return True
+
+
+def _weighted(error: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Σ error[k]·a for a stack of bounds (K × w's shape) that may be spread
+    along an axis (a broadcast view): summed over that axis of ``a`` first,
+    so the view is never copied."""
+    if error.strides[1] == 0:
+        error, a = error[:, :1], a.sum(axis=0, keepdims=True)
+    if error.strides[2] == 0:
+        error, a = error[:, :, :1], a.sum(axis=1, keepdims=True)
+    out: np.ndarray = error.reshape(len(error), -1) @ a.reshape(-1)
+    return out
 
 
 def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:
