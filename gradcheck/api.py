@@ -33,13 +33,13 @@ from .errors import (
     suggest,
 )
 from .evaluate import OutOfDomain, evaluate
-from .limits import TIMEOUT, Budget
+from .limits import DEPTH, ENTRIES, LENGTH, TERMS, TIMEOUT, Budget, Limits, current
 from .parser import parse
 from .points import Value, draw, kink_margin, parse_shape, to_value
 from .report import label
 from .result import CheckResult, ClosedForm, Directions, Gradient
 from .shapes import Typed, infer
-from .tree import render, walk
+from .tree import Node, children, render, walk
 
 __all__ = ["ATOL", "ENGINES", "RTOL", "assert_gradient", "check", "derivative", "jacobian"]
 
@@ -64,7 +64,9 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
           at: Mapping[str, Any] | None = None, shapes: Mapping[str, Any] | None = None,
           expect: Any = None, atol: float = ATOL, rtol: float = RTOL, seed: int = 0,
           method: str = "auto", directions: int | None = None,
-          timeout: float = TIMEOUT, engine: str = "auto") -> CheckResult:
+          timeout: float = TIMEOUT, engine: str = "auto", max_length: int = LENGTH,
+          max_depth: int = DEPTH, max_entries: int = ENTRIES,
+          max_terms: int = TERMS) -> CheckResult:
     """Check the derivative of ``expr`` with respect to ``wrt`` at a point.
 
     Args:
@@ -98,15 +100,33 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
             fractions where the operations are rational and it is
             affordable, else float64 with an error bound), or ``auto``
             (SymPy for Jacobians up to 1024 entries, closed form beyond).
+        max_length: the most characters an expression (or a claim, or a
+            value written as an expression) may have.
+        max_depth: the deepest nesting of an expression's tree (parentheses
+            alone do not count); at most 1000.
+        max_entries: the most entries any one matrix may have: a value, a
+            declared shape, or a matrix in the expression.
+        max_terms: the most operations the SymPy expressions of any one
+            matrix that the SymPy engine builds may have in all (``det`` of
+            a symbolic 7×7 matrix has about 89,000; ``inv`` of a symbolic
+            6×6 matrix about 281,000).
 
     Returns:
         A :class:`CheckResult`; it never raises on a mismatch.
 
     Raises:
         GradcheckError: the input cannot be checked (a ParseError,
-            ShapeError, NameLookupError, DomainError, ClaimError or
-            OptionError, each naming the problem and the fix).
+            ShapeError, NameLookupError, DomainError, ClaimError,
+            OptionError or LimitError, each naming the problem and the fix).
     """
+    with Limits(max_length, max_depth, max_entries, max_terms).applied():
+        return _check(expr, wrt, at, shapes, expect, atol, rtol, seed, method, directions,
+                      timeout, engine)
+
+
+def _check(expr: str, wrt: str | Iterable[str] | None, at: Mapping[str, Any] | None,
+           shapes: Mapping[str, Any] | None, expect: Any, atol: float, rtol: float, seed: int,
+           method: str, directions: int | None, timeout: float, engine: str) -> CheckResult:
     _check_tolerances(atol, rtol)
     if method not in numeric.METHODS:
         raise OptionError(f"unknown method {method!r}",
@@ -147,35 +167,45 @@ def assert_gradient(expr: str, **kwargs: Any) -> CheckResult:
 
 def jacobian(expr: str, *, wrt: str | None = None, at: Mapping[str, Any] | None = None,
              shapes: Mapping[str, Any] | None = None, seed: int = 0,
-             timeout: float = TIMEOUT, engine: str = "auto") -> np.ndarray:
+             timeout: float = TIMEOUT, engine: str = "auto", max_length: int = LENGTH,
+             max_depth: int = DEPTH, max_entries: int = ENTRIES,
+             max_terms: int = TERMS) -> np.ndarray:
     """The exact Jacobian as a float array (f.shape + w.shape; w.shape for 1×1 f).
 
     ``wrt`` may be left out when the expression has one variable; ``engine``
-    as for :func:`check`.
+    and the limits (``timeout``, ``max_length``, ``max_depth``,
+    ``max_entries``, ``max_terms``) as for :func:`check`.
     """
-    _check_engine(engine)
-    budget = _budget(timeout)
-    problem = _prepare(expr, at, shapes, seed, budget)
-    name = _single(wrt, problem)
-    with budget.section("the exact derivative"):
-        return _truth(problem, name, engine).value
+    with Limits(max_length, max_depth, max_entries, max_terms).applied():
+        _check_engine(engine)
+        budget = _budget(timeout)
+        problem = _prepare(expr, at, shapes, seed, budget)
+        name = _single(wrt, problem)
+        with budget.section("the exact derivative"):
+            return _truth(problem, name, engine).value
 
 
 def exact_jacobians(expr: str, at: Mapping[str, Any], names: list[str],
                     timeout: float = TIMEOUT) -> dict[str, np.ndarray]:
     """The exact Jacobians by each of ``names`` at one point, prepared once
-    (for :func:`gradcheck.check_function` with ``expr=``)."""
-    budget = _budget(timeout)
-    problem = _prepare(expr, at, None, 0, budget)
-    with budget.section("the exact derivative"):
-        return {n: _truth(problem, n, "auto").value for n in names}
+    (for :func:`gradcheck.check_function` with ``expr=``), within the
+    active limits."""
+    with current().applied():
+        budget = _budget(timeout)
+        problem = _prepare(expr, at, None, 0, budget)
+        with budget.section("the exact derivative"):
+            return {n: _truth(problem, n, "auto").value for n in names}
 
 
 def derivative(expr: str, *, wrt: str | None = None,
-               shapes: Mapping[str, Any] | None = None, timeout: float = TIMEOUT) -> Any:
+               shapes: Mapping[str, Any] | None = None, timeout: float = TIMEOUT,
+               max_length: int = LENGTH, max_depth: int = DEPTH, max_entries: int = ENTRIES,
+               max_terms: int = TERMS) -> Any:
     """The derivative as SymPy expressions over the element symbols ``w[k,l]``.
 
-    A Matrix (the gradient) for 1×1 f, else a rank-4 Array.
+    A Matrix (the gradient) for 1×1 f, else a rank-4 Array. The limits
+    (``timeout``, ``max_length``, ``max_depth``, ``max_entries``,
+    ``max_terms``) are as for :func:`check`.
 
     >>> derivative("x.T @ x", wrt="x", shapes={"x": (2, 1)})
     Matrix([
@@ -184,14 +214,16 @@ def derivative(expr: str, *, wrt: str | None = None,
     >>> derivative("x @ x.T", wrt="x", shapes={"x": (2, 1)})[0, 1, 1, 0]
     x[0,0]
     """
-    tree = parse(expr)
-    given = {n: parse_shape(s, n) for n, s in (shapes or {}).items()}
-    typed = infer(tree, given, text=expr)
-    problem = _Problem(expr, typed, {}, ())
-    name = _single(wrt, problem)
-    env = {n: symbolic.symbols(n, s) for n, s in typed.shapes.items()}
-    with _budget(timeout).section("the exact derivative"):
-        return symbolic.jacobian(symbolic.build(typed.tree, env), env[name])
+    with Limits(max_length, max_depth, max_entries, max_terms).applied():
+        budget = _budget(timeout)
+        tree = parse(expr)
+        given = {n: parse_shape(s, n) for n, s in (shapes or {}).items()}
+        typed = infer(tree, given, text=expr)
+        problem = _Problem(expr, typed, {}, ())
+        name = _single(wrt, problem)
+        env = {n: symbolic.symbols(n, s) for n, s in typed.shapes.items()}
+        with budget.section("the exact derivative"):
+            return symbolic.jacobian(symbolic.build(typed.tree, env), env[name])
 
 
 # ----- the stages, in order -----
@@ -376,9 +408,7 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
                   claimed=claimed, claim_form=form, elementwise=elementwise,
                   claim_text=claim if isinstance(claim, str) else None, engine=truth.engine,
                   exactness=truth.exactness, exact_error=truth.error,
-                  closed_form=None if closed is None else ClosedForm(
-                      render(closed.expression), closed_form.latex(closed.expression),
-                      closed.form, closed.cotangent))
+                  closed_form=_shown(closed))
     try:
         if directions is not None:
             gradient = _by_directions(problem, name, exact, claimed, atol, rtol, method,
@@ -401,6 +431,40 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
     return dataclasses.replace(gradient, diagnosis=_diagnosis(
         problem, name, exact, claimed, gradient.comparison, atol, rtol, budget,
         truth.expressions, claim, form, engine))
+
+
+# A closed form with more nodes than this, counted as a tree, is not shown:
+# nested softmax doubles its closed form per level as a tree (a small DAG,
+# which the closed-form engine evaluates quickly), and printing 20 levels
+# took minutes outside any time budget.
+CLOSED_FORM_SHOWN = 20_000
+
+
+def _shown(closed: closed_form.Derivative | None) -> ClosedForm | None:
+    """The closed form as text and LaTeX for the report, unless too large to print."""
+    if closed is None or _tree_size(closed.expression) > CLOSED_FORM_SHOWN:
+        return None
+    return ClosedForm(render(closed.expression), closed_form.latex(closed.expression),
+                      closed.form, closed.cotangent)
+
+
+def _tree_size(node: Node) -> int:
+    """Nodes of a tree, a shared subtree counted each time it occurs; each
+    distinct node is visited once, without recursion."""
+    sizes: dict[int, int] = {}
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if id(n) in sizes:
+            stack.pop()
+            continue
+        todo = [c for c in children(n) if id(c) not in sizes]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        sizes[id(n)] = 1 + sum(sizes[id(c)] for c in children(n))
+    return sizes[id(node)]
 
 
 def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,

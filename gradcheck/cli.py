@@ -18,9 +18,9 @@ import click
 
 from . import __version__, api, numeric, progress, report
 from .errors import GradcheckError, OptionError
-from .limits import TIMEOUT
+from .limits import DEPTH, DEPTH_CAP, ENTRIES, LENGTH, TERMS, TIMEOUT
 from .parser import NAME_PATTERN
-from .points import SHAPE, parse_shape
+from .points import SHAPE
 
 _NAME = re.compile(rf"^\s*({NAME_PATTERN})\s*=(.*)$", re.DOTALL)
 
@@ -59,6 +59,17 @@ def main() -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=TIMEOUT,
               show_default=True, metavar="SECONDS",
               help="Time budget for the exact (symbolic) engine.")
+@click.option("--max-length", type=click.IntRange(min=1), default=LENGTH, show_default=True,
+              metavar="N", help="Most characters an expression may have.")
+@click.option("--max-depth", type=click.IntRange(1, DEPTH_CAP), default=DEPTH,
+              show_default=True, metavar="N",
+              help="Deepest nesting of an expression (parentheses alone do not count).")
+@click.option("--max-entries", type=click.IntRange(min=1), default=ENTRIES, show_default=True,
+              metavar="N", help="Most entries any one matrix may have.")
+@click.option("--max-terms", type=click.IntRange(min=1), default=TERMS, show_default=True,
+              metavar="N",
+              help="Most terms (operations) in the SymPy expressions of any one matrix the "
+                   "sympy engine builds.")
 @click.option("--atol", type=click.FloatRange(min=0), default=api.ATOL, show_default=True,
               help="Absolute tolerance.")
 @click.option("--rtol", type=click.FloatRange(min=0), default=api.RTOL, show_default=True,
@@ -69,7 +80,8 @@ def main() -> None:
                    "errors to FILE.png (needs matplotlib: pip install 'gradcheck[plot]').")
 def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
           expect: tuple[str, ...], fmt: str, method: str, directions: int | None,
-          engine: str, seed: int, timeout: float, atol: float, rtol: float,
+          engine: str, seed: int, timeout: float, max_length: int, max_depth: int,
+          max_entries: int, max_terms: int, atol: float, rtol: float,
           plot_path: str | None) -> None:
     """Check the derivative of EXPRESSION.
 
@@ -89,7 +101,8 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
             result = api.check(expression, wrt=list(wrt) or None, at=at, shapes=shapes,
                                expect=_expects(expect), atol=atol, rtol=rtol, seed=seed,
                                method=method, directions=directions, timeout=timeout,
-                               engine=engine)
+                               engine=engine, max_length=max_length, max_depth=max_depth,
+                               max_entries=max_entries, max_terms=max_terms)
     except GradcheckError as e:
         raise click.UsageError(e.format_message()) from None
     except RecursionError:
@@ -128,7 +141,7 @@ def _lets(lets: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
         if name in at or name in shapes:
             raise OptionError(f"--let gives '{name}' twice", hint="give each name once")
         if SHAPE.match(value):
-            shapes[name] = parse_shape(value, name)
+            shapes[name] = value  # checked by api.check, within the limits given
         else:
             at[name] = value
     return at, shapes

@@ -28,12 +28,13 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ops
 from .errors import ParseError, suggest
+from .limits import DEPTH, LENGTH, current, hint
 from .tree import Call, Matrix, Node, Num, Var
 
 __all__ = ["GRAMMAR", "MAX_DEPTH", "MAX_LENGTH", "NAME_PATTERN", "parse"]
 
-MAX_LENGTH = 10_000  # characters of input
-MAX_DEPTH = 200  # nesting of the tree; deeper input is rejected, not recursed into
+MAX_LENGTH = LENGTH  # characters of input, by default (max_length=, --max-length)
+MAX_DEPTH = DEPTH  # nesting of the tree, by default (max_depth=, --max-depth)
 MAX_EXPONENT = 300  # largest decimal exponent a number literal may have
 
 NAME_PATTERN = r"(?!ᵀ)[^\W\d](?:(?!ᵀ)\w)*"  # a name: letters, digits, _; never ᵀ
@@ -123,11 +124,7 @@ class _Build(Transformer[Token, Node]):
 
     def _call(self, op: str, args: tuple[Node, ...], span: tuple[int, int], at: int) -> Call:
         node = Call(op, args, span=span, depth=_depth(*args), at=at)
-        if node.depth > MAX_DEPTH:
-            raise ParseError(
-                f"expression nested more than {MAX_DEPTH} levels deep",
-                text=self.text, column=span[0] + 1,
-                hint="split it into smaller expressions or simplify it")
+        _check_depth(node, span[0])
         return node
 
     def _binary(self, name: str, items: list[Any]) -> Call:
@@ -228,10 +225,16 @@ class _Build(Transformer[Token, Node]):
         else:
             rows = (tuple(entries),)
         node = Matrix(rows, span=span, depth=_depth(*entries))
-        if node.depth > MAX_DEPTH:
-            raise ParseError(f"expression nested more than {MAX_DEPTH} levels deep",
-                             text=self.text, column=lsq.start_pos + 1)
+        _check_depth(node, lsq.start_pos)
         return node
+
+
+def _check_depth(node: Node, start: int) -> None:
+    depth = current().depth
+    if node.depth > depth:
+        raise ParseError(f"expression nested more than {depth} levels deep", column=start + 1,
+                         hint=hint("--max-depth", "max_depth",
+                                   "split it into smaller expressions or simplify it"))
 
 
 _PARSER = Lark(GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=True,
@@ -241,15 +244,20 @@ _PARSER = Lark(GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=Tr
 def parse(text: str) -> Node:
     """Parse an expression of the language into a tree.
 
+    The text may be at most ``current().length`` characters long and its
+    tree at most ``current().depth`` levels deep (:mod:`gradcheck.limits`).
+
     Raises:
         ParseError: the text is not an expression; the error has the
             column (1-based) and a hint.
     """
     if not isinstance(text, str):
         raise ParseError(f"an expression must be a string, not {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise ParseError(f"expression is {len(text)} characters long, more than {MAX_LENGTH}",
-                         hint="split it into smaller expressions")
+    length = current().length
+    if len(text) > length:
+        raise ParseError(f"expression is {len(text)} characters long, more than {length}",
+                         hint=hint("--max-length", "max_length",
+                                   "split it into smaller expressions"))
     if not text.strip():
         raise ParseError("empty expression", hint="write an expression such as sum(x * x)")
     line = re.sub(r"\s", " ", text)  # one line, so the caret lines up

@@ -31,8 +31,9 @@ import sympy
 from . import symbolic
 from .errors import OptionError
 from .evaluate import kinks
+from .limits import current, hint
 from .parser import parse
-from .shapes import MAX_ENTRIES, infer
+from .shapes import infer
 from .tree import Node, Shape, variables
 
 __all__ = ["SHAPE", "Value", "constant", "draw", "parse_shape", "to_value"]
@@ -81,9 +82,13 @@ def parse_shape(spec: Any, name: str = "") -> Shape:
     if dims is None:
         raise OptionError(f"bad shape {spec!r}{where}",
                           hint="write a shape as rows x columns: 3x2, or (3, 2) in Python")
-    if min(dims) < 1 or dims[0] * dims[1] > MAX_ENTRIES:
+    if min(dims) < 1:
+        raise OptionError(f"bad shape {spec!r}{where}", hint="both sizes at least 1")
+    entries = current().entries
+    if dims[0] * dims[1] > entries:
         raise OptionError(f"bad shape {spec!r}{where}",
-                          hint=f"both sizes at least 1 and at most {MAX_ENTRIES} entries in all")
+                          detail=f"{dims[0] * dims[1]} entries, more than {entries}",
+                          hint=hint("--max-entries", "max_entries"))
     return dims
 
 
@@ -134,6 +139,10 @@ def to_value(value: Any, name: str = "") -> Value:
     if array.ndim != 2 or array.size == 0:
         raise OptionError(f"the value of '{name}' has shape {np.shape(value)}",
                           hint="gradcheck works with 2-D matrices (1-D arrays count as rows)")
+    entries = current().entries
+    if array.size > entries:
+        raise OptionError(f"the value of '{name}' has {array.size} entries, more than {entries}",
+                          hint=hint("--max-entries", "max_entries"))
     if not np.isfinite(array).all():
         i, j = (int(v) for v in np.argwhere(~np.isfinite(array))[0])
         raise OptionError(f"the value of '{name}' is not finite",

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 from . import ops
 from .errors import NameLookupError, ShapeError, suggest
+from .limits import ENTRIES, current, hint
 from .tree import Call, Matrix, Node, Num, Shape, Var, render
 
 __all__ = ["MAX_ENTRIES", "Reading", "Typed", "broadcast", "fmt", "infer"]
 
-MAX_ENTRIES = 1_000_000  # entries one matrix of the expression may have
+MAX_ENTRIES = ENTRIES  # entries one matrix may have, by default (max_entries=)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ def broadcast(a: Shape, b: Shape) -> Shape | None:
 
 def infer(tree: Node, shapes: Mapping[str, Shape], *, text: str | None = None) -> Typed:
     """Type ``tree`` given the shape of each variable.
+
+    No matrix may have more than ``current().entries`` entries
+    (:mod:`gradcheck.limits`).
 
     Raises:
         NameLookupError: a variable has no shape.
@@ -150,10 +154,14 @@ class _Checker:
                                          shapes[0], shapes[1]))  # type: ignore[arg-type]
             return self.call(dataclasses.replace(node, op=name, args=args))
         shape = self.rule(node, op, args)
-        if shape[0] * shape[1] > MAX_ENTRIES:
-            raise self.error(ShapeError, f"'{render(node)}' would have {shape[0] * shape[1]} "
-                             f"entries, more than {MAX_ENTRIES}", node)
+        self.check_size(node, shape, f"'{render(node)}'")
         return dataclasses.replace(node, args=args, shape=shape)
+
+    def check_size(self, node: Node, shape: Shape, what: str) -> None:
+        entries = current().entries
+        if shape[0] * shape[1] > entries:
+            raise self.error(ShapeError, f"{what} would have {shape[0] * shape[1]} entries, "
+                             f"more than {entries}", node, hint("--max-entries", "max_entries"))
 
     def rule(self, node: Call, op: ops.Op, args: tuple[Node, ...]) -> Shape:
         s = [a.shape for a in args]
@@ -208,9 +216,7 @@ class _Checker:
                                  f"as sizes, got '{render(a)}'", a, f"{op.name}: {op.doc}")
             dims.append(int(a.value))
         shape = (dims[0], dims[-1])
-        if shape[0] * shape[1] > MAX_ENTRIES:
-            raise self.error(ShapeError, f"{render(node)} would have {shape[0] * shape[1]} "
-                             f"entries, more than {MAX_ENTRIES}", node)
+        self.check_size(node, shape, render(node))
         return dataclasses.replace(node, shape=shape)
 
 

@@ -7,6 +7,12 @@ of ``MatrixSymbol.diff`` is not used (in SymPy 1.14 it recurses forever on
 ``HadamardProduct(x*y+z, A) + z`` and returns 0 for ``(z.T*z)[0,0]``).
 Values at a rational point stay exact until :func:`to_float` is asked.
 
+Every matrix :func:`build` makes is measured as it is made: the operations
+in its entries' expressions, counted as trees (a shared subexpression
+counts each time it occurs, as SymPy's differentiation and substitution
+visit it), may be at most ``current().terms`` (:mod:`gradcheck.limits`).
+``inv`` is estimated before it is computed, from the determinant.
+
 >>> from gradcheck.parser import parse
 >>> from gradcheck.shapes import infer
 >>> typed = infer(parse("sum(z * z)"), {"z": (1, 2)})
@@ -25,10 +31,11 @@ import sympy
 
 from . import ops
 from .errors import LimitError
-from .tree import Call, Matrix, Node, Num, Shape, Var
+from .limits import current, hint
+from .tree import Call, Matrix, Node, Num, Shape, Var, render
 
-__all__ = ["MAX_EXACT_EXPONENT", "SYMPY_MATRIX", "build", "entries", "evaluate", "from_fractions",
-           "is_elementwise", "jacobian", "symbols", "to_float"]
+__all__ = ["MAX_EXACT_EXPONENT", "SYMPY_MATRIX", "Terms", "build", "entries", "evaluate",
+           "from_fractions", "is_elementwise", "jacobian", "symbols", "to_float"]
 
 SYMPY_MATRIX = 64  # beyond this many entries in a matrix, SymPy's arithmetic is slow
 MAX_EXACT_EXPONENT = 2**16
@@ -43,23 +50,98 @@ def symbols(name: str, shape: Shape) -> sympy.ImmutableMatrix:
         rows, cols, lambda i, j: sympy.Symbol(f"{name}[{i},{j}]", real=True))
 
 
+class Terms:
+    """Counts the operations (nodes that are not atoms) of SymPy expressions
+    as trees, remembering every node it has seen, so that counting a matrix
+    built from counted ones visits only its new nodes.
+
+    >>> x = sympy.Symbol("x")
+    >>> e = sympy.sin(x) * sympy.cos(x) + sympy.sin(x)
+    >>> Terms(100).of(e), sympy.count_ops(e)
+    (5, 5)
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: dict[int, tuple[Any, int]] = {}  # id -> (node, count): keeps ids valid
+
+    def of(self, expr: Any) -> int:
+        """Operations in one expression, counted as a tree (without recursion)."""
+        if not expr.args:  # a symbol or a number: most entries, counted fast
+            return 0
+        seen = self._seen
+        if id(expr) in seen:
+            return seen[id(expr)][1]
+        stack = [expr]
+        while stack:
+            e = stack[-1]
+            if id(e) in seen:
+                stack.pop()
+                continue
+            args = e.args
+            todo = [a for a in args if id(a) not in seen]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            seen[id(e)] = (e, 1 + sum(seen[id(a)][1] for a in args) if args else 0)
+        return seen[id(expr)][1]
+
+    def check(self, m: sympy.MatrixBase, node: Node) -> sympy.MatrixBase:
+        """``m``, the matrix of ``node``, if its entries have at most ``limit`` terms."""
+        self.refuse(sum(self.of(e) for e in m.values()), node)  # values(): nonzero entries
+        return m
+
+    def refuse(self, terms: int, node: Node, estimated: bool = False) -> None:
+        """Raise a LimitError if ``terms`` is over the limit."""
+        if terms <= self.limit:
+            return
+        text = render(node)
+        if len(text) > 40:
+            text = text[:39] + "…"
+        raise LimitError(
+            f"the symbolic expression of '{text}' {'would have' if estimated else 'has'} "
+            f"{terms} terms, more than {self.limit}",
+            detail="terms are the operations in the SymPy expressions of its entries; the "
+                   "SymPy engine writes out every entry, and inv, det and long products of "
+                   "symbolic matrices grow very fast with their size",
+            hint=hint("--max-terms", "max_terms",
+                      "check smaller matrices, use the closed-form engine (--engine closed, "
+                      "engine='closed' in Python)"))
+
+
 def build(tree: Node, env: Mapping[str, sympy.MatrixBase]) -> sympy.ImmutableMatrix:
-    """The SymPy matrix of a typed tree, with ``env`` giving each variable."""
-    return sympy.ImmutableMatrix(_build(tree, env))
+    """The SymPy matrix of a typed tree, with ``env`` giving each variable.
+
+    Raises:
+        LimitError: a matrix would have more than ``current().terms`` terms.
+    """
+    return sympy.ImmutableMatrix(_build(tree, env, Terms(current().terms)))
 
 
-def _build(node: Node, env: Mapping[str, sympy.MatrixBase]) -> sympy.MatrixBase:
+def _build(node: Node, env: Mapping[str, sympy.MatrixBase], terms: Terms) -> sympy.MatrixBase:
     if isinstance(node, Num):
         return sympy.Matrix([[sympy.Rational(node.value.numerator, node.value.denominator)]])
     if isinstance(node, Var):
-        return sympy.Matrix(env[node.name])
+        return terms.check(sympy.Matrix(env[node.name]), node)
     if isinstance(node, Matrix):
-        return sympy.Matrix([[_build(e, env)[0, 0] for e in row] for row in node.rows])
+        return terms.check(sympy.Matrix([[_build(e, env, terms)[0, 0] for e in row]
+                                         for row in node.rows]), node)
     assert isinstance(node, Call)
+    constructor = ops.OPS[node.op].kind == "constructor"
+    args = [] if constructor else [_build(a, env, terms) for a in node.args]
+    return terms.check(_call(node, args, terms), node)
+
+
+def _call(node: Call, args: list[sympy.MatrixBase], terms: Terms) -> sympy.MatrixBase:
     op = ops.OPS[node.op]
     if op.kind == "constructor":
         return sympy.Matrix(op.sym(*(int(a.value) for a in node.args)))  # type: ignore[union-attr]
-    args = [_build(a, env) for a in node.args]
+    if op.name == "inv" and args[0].free_symbols:
+        # The adjugate's entries are cofactors over the determinant, and
+        # computing them is slow: estimate from the determinant first.
+        det = terms.of(ops.OPS["det"].sym(args[0])[0, 0])
+        terms.refuse(args[0].rows ** 2 * det, node, estimated=True)
     if op.kind == "elementwise":
         return args[0].applyfunc(op.sym)
     if op.kind == "binary":
