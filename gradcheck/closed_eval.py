@@ -46,7 +46,7 @@ from . import ops, progress, structure
 from .closed_form import Derivative
 from .compare import bound_array, store_bound, zeros
 from .points import Value
-from .tree import Call, Matrix, Node, Num, Var, walk
+from .tree import Call, Matrix, Node, Num, Var, distinct
 
 __all__ = ["CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "evaluate", "jacobian"]
 
@@ -122,7 +122,7 @@ def _survey(tree: Node, values: Mapping[str, Value],
             cotangent: str | None = None) -> tuple[list[Call], set[str], bool]:
     """The operations of an expression, the variables it reads, and whether
     exact fractions can evaluate it (every operation and value rational)."""
-    nodes = walk(tree)
+    nodes = distinct(tree)
     calls = [n for n in nodes if isinstance(n, Call)]
     rational = all(c.op in RATIONAL or (c.op == "pow" and _integer_exponent(c)) for c in calls)
     rational = rational and not any(isinstance(n, Matrix) for n in nodes)
@@ -260,7 +260,7 @@ def _confirmed(run: Run, value: np.ndarray, bounds: np.ndarray | None,
 
 
 def _largest(d: Derivative) -> int:
-    return max((n.shape[0] * n.shape[1] for n in walk(d.expression) if n.shape), default=1)
+    return max((n.shape[0] * n.shape[1] for n in distinct(d.expression) if n.shape), default=1)
 
 
 def _grid(a: Any, shape: tuple[int, int]) -> np.ndarray:

@@ -18,7 +18,8 @@ from typing import Union
 
 from . import ops
 
-__all__ = ["Call", "Matrix", "Node", "Num", "Shape", "Span", "Var", "render", "variables", "walk"]
+__all__ = ["Call", "Matrix", "Node", "Num", "Shape", "Span", "Var", "distinct", "render",
+           "variables", "walk"]
 
 Shape = tuple[int, int]
 Span = tuple[int, int]  # 0-based [start, end) offsets into the source text
@@ -84,6 +85,21 @@ def walk(node: Node) -> list[Node]:
         n = stack.pop()
         out.append(n)
         stack.extend(reversed(children(n)))
+    return out
+
+
+def distinct(node: Node) -> list[Node]:
+    """Each node once, however often it is shared (a derivative is a DAG whose
+    tree can be exponentially larger), without recursion."""
+    out: list[Node] = []
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if id(n) not in seen:
+            seen.add(id(n))
+            out.append(n)
+            stack.extend(children(n))
     return out
 
 
