@@ -31,7 +31,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "scale.md"
 
-THREADS = 2  # "two cores": BLAS pools and torch's intra-op pool
+# "two cores": BLAS pools and torch's intra-op pool. BENCH_THREADS=1 gives each
+# measurement one core, for a machine where something else holds the other.
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 SIZES = (8, 16, 32, 64, 128)
 QUICK_SIZES = (8, 16)
