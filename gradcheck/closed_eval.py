@@ -3,9 +3,11 @@
 :func:`jacobian` turns a :class:`~gradcheck.closed_form.Derivative` into the
 Jacobian in gradcheck's layout at a point. A gradient or an elementwise
 derivative is one evaluation of the expression; a general Jacobian is the
-vector-Jacobian product at G = E_ij for every entry (i, j) of f, evaluated
-for a stack of such G at once (matmul and elementwise operations act on
-the last two axes), in chunks of bounded memory.
+vector-Jacobian product at G = E_ij for every entry (i, j) of f, or at the
+sum of E_ij over a group of entries whose rows share no column
+(:mod:`gradcheck.structure`), evaluated for a stack of such G at once
+(matmul and elementwise operations act on the last two axes), in chunks
+of bounded memory.
 
 Two kinds of arithmetic:
 

@@ -8,12 +8,16 @@ operation on the path allows it, Richardson otherwise.
 
 Every estimate comes with an error bound entry by entry: the difference to
 a companion estimate from the same evaluations plus a bound on rounding.
-Steps are chosen per entry of w on a ladder that shrinks until two
-estimates agree; a stencil that would leave the domain or cross a kink
-(relu, abs) or a pole (a divisor, a singular matrix) shrinks or goes
-one-sided. At a point *on* a
-kink the two one-sided derivatives are compared, and entries where they
+Steps are chosen per direction (an entry of w, or a group of entries) on
+a ladder that shrinks until two estimates agree; a stencil that would
+leave the domain or cross a kink (relu, abs) or a pole (a divisor, a
+singular matrix) shrinks or goes one-sided. At a point *on* a kink the two
+one-sided derivatives are compared, entry by entry, and entries where they
 differ are reported as not differentiable.
+
+Entries of w that no entry of f feels together are perturbed together
+(:mod:`gradcheck.structure`); where none are, the complex step carries
+only the imaginary parts that move (:mod:`gradcheck.tangents`).
 
 >>> import numpy as np
 >>> from gradcheck.parser import parse
