@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -40,24 +40,23 @@ def advance(stage: str, done: int, total: int) -> None:
         listener(f"{label}: {stage}" if label else stage, done, total)
 
 
-@contextmanager
-def listening(listener: Listener) -> Iterator[None]:
+def listening(listener: Listener) -> AbstractContextManager[None]:
     """Send the progress reported inside to ``listener``."""
-    token = _listener.set(listener)
-    try:
-        yield
-    finally:
-        _listener.reset(token)
+    return _set(_listener, listener)
+
+
+def section(label: str) -> AbstractContextManager[None]:
+    """Name the work reported inside (e.g. which derivative)."""
+    return _set(_label, label)
 
 
 @contextmanager
-def section(label: str) -> Iterator[None]:
-    """Name the work reported inside (e.g. which derivative)."""
-    token = _label.set(label)
+def _set(var: ContextVar[Any], value: Any) -> Iterator[None]:
+    token = var.set(value)
     try:
         yield
     finally:
-        _label.reset(token)
+        var.reset(token)
 
 
 class TerminalBar:

@@ -79,7 +79,20 @@ class OutputGroups:
 
 def columns(tree: Node, wrt: str) -> Groups | None:
     """The grouping of w's entries with fewest groups that works, or None
-    when only one entry at a time does."""
+    when only one entry at a time does. Both engines ask for the same tree
+    and variable: the last few answers are kept."""
+    key = (id(tree), wrt)
+    if key not in _found:
+        if len(_found) >= 8:
+            _found.pop(next(iter(_found)))
+        _found[key] = (tree, _columns(tree, wrt))  # the tree kept: its id stays its own
+    return _found[key][1]
+
+
+_found: dict[tuple[int, str], tuple[Node, Groups | None]] = {}
+
+
+def _columns(tree: Node, wrt: str) -> Groups | None:
     leaf = _find(tree, wrt)
     if leaf is None:
         return None
