@@ -22,7 +22,7 @@ import numpy as np
 import sympy
 
 from . import claims, closed_eval, closed_form, numeric, progress, symbolic
-from .compare import compare, compare_directions
+from .compare import Comparison, compare, compare_directions, compare_stored
 from .diagnose import Diagnosis, diagnose, difference
 from .errors import (
     ClaimError,
@@ -39,6 +39,7 @@ from .points import Value, draw, kink_margin, parse_shape, to_value
 from .report import label
 from .result import CheckResult, ClosedForm, Directions, Gradient
 from .shapes import Typed, infer
+from .sparse import Sparse, dense
 from .tree import Node, children, render, walk
 
 __all__ = ["ATOL", "ENGINES", "RTOL", "assert_gradient", "check", "derivative", "jacobian"]
@@ -182,7 +183,8 @@ def jacobian(expr: str, *, wrt: str | None = None, at: Mapping[str, Any] | None 
         problem = _prepare(expr, at, shapes, seed, budget)
         name = _single(wrt, problem)
         with budget.section("the exact derivative"):
-            return _truth(problem, name, engine).value
+            out: np.ndarray = _truth(problem, name, engine).value
+            return out
 
 
 def exact_jacobians(expr: str, at: Mapping[str, Any], names: list[str],
@@ -339,8 +341,8 @@ def _expected(expect: Any, names: list[str]) -> dict[str, Any]:
 class _Truth:
     """The exact derivative at the point, from one engine or the other."""
 
-    value: np.ndarray  # floats, gradcheck's layout
-    error: np.ndarray | None  # a bound on value's error (closed form in float64)
+    value: Any  # floats, gradcheck's layout (or a Sparse, where asked for)
+    error: Any  # a bound on value's error (closed form in float64), or None
     values: Any  # exact SymPy values, where available
     expressions: Any  # SymPy expressions in the entries of w (the SymPy engine)
     elementwise: bool
@@ -349,7 +351,7 @@ class _Truth:
     closed: closed_form.Derivative | None
 
 
-def _truth(problem: _Problem, name: str, engine: str) -> _Truth:
+def _truth(problem: _Problem, name: str, engine: str, sparse: bool = False) -> _Truth:
     tree = problem.typed.tree
     try:
         closed: closed_form.Derivative | None = closed_form.derive(tree, name)
@@ -363,10 +365,10 @@ def _truth(problem: _Problem, name: str, engine: str) -> _Truth:
     largest = max(n.shape[0] * n.shape[1] for n in walk(tree) if n.shape is not None)
     small = f_rows * f_cols * w_size <= SYMPY_ENTRIES and largest <= symbolic.SYMPY_MATRIX
     if closed is not None and (engine == "closed" or (engine == "auto" and not small)):
-        j = closed_eval.jacobian(closed, problem.values)
+        j = closed_eval.jacobian(closed, problem.values, sparse)
         values = None
         if j.fractions is not None and j.fractions.size <= SYMPY_ENTRIES:
-            values = symbolic.from_fractions(j.fractions)
+            values = symbolic.from_fractions(dense(j.fractions))
         return _Truth(j.value, j.error, values, None, closed.form == "elementwise",
                       "closed form", j.exactness, closed)
     values, jac = _exact(problem, name)
@@ -391,7 +393,9 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
     typed = problem.typed
     w_shape = problem.values[name].shape
     with budget.section(f"the exact derivative by {name}"):
-        truth = _truth(problem, name, engine)
+        # Without a claim or projections, only the entries that may be
+        # nonzero are kept, where both engines find the same ones.
+        truth = _truth(problem, name, engine, sparse=claim is None and directions is None)
     exact, elementwise = truth.value, truth.elementwise
     _finite(exact, name, "the exact derivative", DomainError,
             "choose a point where the derivative is within float64's range")
@@ -414,23 +418,38 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
             gradient = _by_directions(problem, name, exact, claimed, atol, rtol, method,
                                       directions, seed, common, truth.error)
         else:
-            est = numeric.jacobian(typed.tree, name, _env(problem), method)
-            undefined = None
-            if est.undefined:
-                undefined = np.zeros(exact.shape, dtype=bool)
-                for u in est.undefined:
-                    undefined[u.index] = True
-            comparison = compare(exact, est.value, est.error, claimed, atol=atol, rtol=rtol,
-                                 variable=name, skip=undefined, exact_error=truth.error)
+            est = numeric.jacobian(typed.tree, name, _env(problem), method,
+                                   sparse=isinstance(exact, Sparse))
+            comparison = _compared(exact, est, claimed, truth.error, atol, rtol, name)
             gradient = Gradient(**common, numeric=est.value, numeric_error=est.error,
                                 comparison=comparison, evaluations=est.evaluations,
                                 methods=tuple(sorted(set(est.methods.flat))),
                                 undefined=est.undefined)
     except OutOfDomain as e:
         raise _domain_error(problem.text, e, "finite differences step ") from None
-    return dataclasses.replace(gradient, diagnosis=_diagnosis(
-        problem, name, exact, claimed, gradient.comparison, atol, rtol, budget,
-        truth.expressions, claim, form, engine))
+    found = _diagnosis(problem, name, exact, claimed, gradient.comparison, atol, rtol, budget,
+                       truth.expressions, claim, form, engine)
+    # replace() reads every field: arrays kept sparse would be made dense
+    return gradient if found is None else dataclasses.replace(gradient, diagnosis=found)
+
+
+def _compared(exact: Any, est: numeric.Estimate, claimed: Any, exact_error: Any,
+              atol: float, rtol: float, name: str) -> Comparison:
+    """Judge the engines (and the claim): on the stored entries alone where
+    both engines stored the same ones (:mod:`gradcheck.sparse`)."""
+    if isinstance(exact, Sparse) and isinstance(est.value, Sparse) \
+            and exact.same_pattern(est.value):
+        return compare_stored(exact, est.value, est.error.values,
+                              None if exact_error is None else exact_error.values,
+                              atol=atol, rtol=rtol, variable=name)
+    exact, exact_error = dense(exact), dense(exact_error)
+    undefined = None
+    if est.undefined:
+        undefined = np.zeros(exact.shape, dtype=bool)
+        for u in est.undefined:
+            undefined[u.index] = True
+    return compare(exact, dense(est.value), dense(est.error), claimed, atol=atol, rtol=rtol,
+                   variable=name, skip=undefined, exact_error=exact_error)
 
 
 # A closed form with more nodes than this, counted as a tree, is not shown:
@@ -480,8 +499,9 @@ def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
         typed = infer(parse(text), shapes, text=text)
         if typed.shape != problem.typed.shape:
             return np.full(exact.shape, np.nan)
-        return _truth(_Problem(text, typed, problem.values, problem.drawn), name,
-                      engine).value
+        out: np.ndarray = _truth(_Problem(text, typed, problem.values, problem.drawn), name,
+                                 engine).value
+        return out
 
     # A diagnosis is extra: it gets a share of the budget, and running out
     # of it ends the diagnosis, never the check.
@@ -519,14 +539,17 @@ def _difference(problem: _Problem, name: str, jac: Any, claim: str, form: str) -
     return difference(truth, c)
 
 
-def _finite(a: np.ndarray, name: str, what: str, cls: type[DomainError] | type[ClaimError],
+def _finite(a: Any, name: str, what: str, cls: type[DomainError] | type[ClaimError],
             hint: str) -> None:
     """NaN and inf are reported with their entries, never compared."""
-    bad = np.argwhere(~np.isfinite(a))
+    values = a.values if isinstance(a, Sparse) else a
+    bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        entries = ", ".join(label(tuple(int(v) for v in i), name) for i in bad[:4])
+        where = [a.index(int(k)) if isinstance(a, Sparse)
+                 else tuple(int(v) for v in np.unravel_index(k, a.shape)) for k in bad[:4]]
+        entries = ", ".join(label(i, name) for i in where)
         more = f" and {len(bad) - 4} more" if len(bad) > 4 else ""
-        raise cls(f"{what} is not finite", detail=f"{a[tuple(bad[0])]} at {entries}{more}",
+        raise cls(f"{what} is not finite", detail=f"{values.flat[bad[0]]} at {entries}{more}",
                   hint=hint)
 
 

@@ -48,6 +48,7 @@ from . import ops, progress, structure
 from .closed_form import Derivative
 from .compare import bound_array, store_bound, zeros
 from .points import Value
+from .sparse import Sparse
 from .tree import Call, Matrix, Node, Num, Var, distinct
 
 __all__ = ["CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "evaluate", "jacobian"]
@@ -67,35 +68,48 @@ class Jacobian:
 
     ``exactness`` is ``exact`` (rational arithmetic: ``value`` is correctly
     rounded) or ``float64`` (``error`` bounds |value − true| entry by entry).
+    Arrays are :class:`~gradcheck.sparse.Sparse` where asked for and found
+    by groups.
     """
 
-    value: np.ndarray
-    error: np.ndarray | None
+    value: Any
+    error: Any
     exactness: str
-    fractions: np.ndarray | None = None  # the exact values, when computed exactly
+    fractions: Any = None  # the exact values, when computed exactly
 
 
-def jacobian(d: Derivative, values: Mapping[str, Value]) -> Jacobian:
+def jacobian(d: Derivative, values: Mapping[str, Value], sparse: bool = False) -> Jacobian:
     """Evaluate the derivative ``d`` at the point ``values`` (by name). The
     rows of a general Jacobian are computed a group at a time where
     :mod:`gradcheck.structure` finds rows with no column in common (one
-    product for each column of X@Y, not one for each entry)."""
+    product for each column of X@Y, not one for each entry); with
+    ``sparse``, such a Jacobian comes back as its entries that may be
+    nonzero (:class:`~gradcheck.sparse.Sparse`, and its bound likewise)."""
     calls, names, rational = _survey(d.expression, values, d.cotangent)
-    groups = None
-    if d.form == "vjp" and d.of is not None:
+    groups = found = None
+    if d.form != "gradient" and d.of is not None:
         found = structure.columns(d.of, d.wrt)
-        groups = None if found is None else structure.rows(found)
+    if d.form == "vjp" and found is not None:
+        groups = structure.rows(found)
+    stored = found if sparse else None
     runs = 1 if d.form != "vjp" else d.f_shape[0] * d.f_shape[1]
     runs = runs if groups is None else groups.count
     if rational and _work(calls) * runs <= EXACT_WORK:
         env = {n: _fractions(values[n]) for n in names}
-        (out,) = _stacked(d, lambda g: (_Exact(env, g).value(d.expression),), object, groups)
-        value = np.vectorize(float, otypes=[float])(out) if out.size else out.astype(float)
-        return Jacobian(value, None, "exact", out)
+        (out,) = _stacked(d, lambda g: (_Exact(env, g).value(d.expression),), object, groups,
+                          stored)
+        if isinstance(out, Sparse):
+            return Jacobian(out.like(_floats(out.values)), None, "exact", out)
+        return Jacobian(_floats(out), None, "exact", out)
     fenv = {n: values[n].array.astype(np.float64) for n in names}
     value, error = _stacked(d, lambda g: _Bounded(fenv, g).value(d.expression), np.float64,
-                            groups)
+                            groups, stored)
     return Jacobian(value, error, "float64")
+
+
+def _floats(a: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.vectorize(float, otypes=[float])(a) if a.size else a.astype(float)
+    return out
 
 
 def evaluate(tree: Node, values: Mapping[str, Value]) -> np.ndarray:
@@ -113,7 +127,7 @@ def evaluate(tree: Node, values: Mapping[str, Value]) -> np.ndarray:
     calls, names, rational = _survey(tree, values)
     if rational and _work(calls) <= EXACT_WORK:
         out = _Exact({n: _fractions(values[n]) for n in names}, None).value(tree)
-        value = np.vectorize(float, otypes=[float])(out)
+        value = _floats(out)
     else:
         value = _Bounded({n: values[n].array.astype(np.float64) for n in names},
                          None).value(tree)[0]
@@ -162,7 +176,8 @@ Run = Callable[[np.ndarray | None], tuple[np.ndarray, ...]]
 
 
 def _stacked(d: Derivative, run: Run, dtype: Any,
-             groups: structure.OutputGroups | None = None) -> list[np.ndarray]:
+             groups: structure.OutputGroups | None = None,
+             stored: structure.Groups | None = None) -> list[Any]:
     """The Jacobian from evaluations of the expression: one, or one per
     chunk of cotangents stacked: G = E_ij for each entry of f, or the sum
     of E_ij over a group of entries. ``run`` gives the value (and in
@@ -173,6 +188,14 @@ def _stacked(d: Derivative, run: Run, dtype: Any,
         grids = [_grid(o, d.w_shape) for o in run(None)]
         if d.form == "gradient":
             return grids
+        if stored is not None:  # elementwise: the diagonal, where the structure has it
+            out, _, entry = stored.pattern
+            diagonal = [part.ravel() for part in grids]
+            off = np.ones(len(diagonal[0]), bool)
+            off[out] = False
+            if np.array_equal(out, entry) and not diagonal[0][off].any():
+                kept = Sparse((fr, fc, wr, wc), out, entry, diagonal[0][out])
+                return [kept] + [kept.like(b[out]) for b in diagonal[1:]]
         full = []
         for part in grids:  # elementwise: the diagonal of the Jacobian
             j = zeros((fr * fc, wr * wc), part.dtype)
@@ -180,7 +203,7 @@ def _stacked(d: Derivative, run: Run, dtype: Any,
             full.append(j.reshape(fr, fc, wr, wc))
         return full
     if groups is not None:
-        grouped = _grouped(d, run, dtype, groups)
+        grouped = _grouped(d, run, dtype, groups, stored)
         if grouped is not None:
             return grouped
     m, n = fr * fc, wr * wc
@@ -201,18 +224,23 @@ def _stacked(d: Derivative, run: Run, dtype: Any,
     return [o.reshape(fr, fc, wr, wc) for o in outs]
 
 
-def _grouped(d: Derivative, run: Run, dtype: Any,
-             groups: structure.OutputGroups) -> list[np.ndarray] | None:
+def _grouped(d: Derivative, run: Run, dtype: Any, groups: structure.OutputGroups,
+             stored: structure.Groups | None = None) -> list[Any] | None:
     """The Jacobian a group of rows at a time: the product at the sum of a
     group's E_ij holds each row's entries where no other row of the group
     has any. The bound is one per group and entry of w, spread over the
-    group's rows (a read-only view, no memory). None where the values
-    contradict the structure (an entry no row of the group should reach is
-    not 0) or a product at a random G disagrees with the assembled rows."""
+    group's rows (a read-only view, no memory). With ``stored`` (the
+    grouping of w's entries the structure came from), the Jacobian and its
+    bound come back stored on its pattern (:mod:`gradcheck.sparse`). None
+    where the values contradict the structure (an entry no row of the group
+    should reach is not 0) or a product at a random G disagrees with the
+    assembled rows."""
     fr, fc = d.f_shape
     wr, wc = d.w_shape
     m, n = fr * fc, wr * wc
-    value = zeros((m, n), dtype)
+    rows = np.zeros((groups.count, n), dtype)  # row entries by group of f and entry of w
+    if dtype is object:
+        rows[:] = Fraction(0)
     bounds = None if dtype is object else np.zeros((groups.count, n))
     chunk = max(1, CHUNK_BYTES // (8 * 8 * max(m, n, _largest(d))))
     for start in range(0, groups.count, chunk):
@@ -221,44 +249,50 @@ def _grouped(d: Derivative, run: Run, dtype: Any,
         parts = run((_each(Fraction)(g) if dtype is object else g.astype(dtype))
                     .reshape(len(ds), fr, fc))
         part, *bound = (np.broadcast_to(p, (len(ds), wr, wc)).reshape(len(ds), n) for p in parts)
-        source = groups.source[ds]
-        reached = source >= 0
-        if (part[~reached] != 0).any():
+        if (part[groups.source[ds] < 0] != 0).any():
             return None
-        group, entry = np.nonzero(reached)
-        value[source[group, entry], entry] = part[group, entry]
+        rows[ds] = part
         if bounds is not None:
             bounds[ds] = bound[0]
         progress.advance("exact", int(ds[-1]) + 1, groups.count)
-    if not _confirmed(run, value, bounds, groups, (fr, fc), (wr, wc)):
+    if not _confirmed(run, rows, bounds, groups, (fr, fc), (wr, wc)):
         return None
-    out = [value.reshape(fr, fc, wr, wc)]
-    if bounds is not None:
-        out.append(np.broadcast_to(bounds.reshape(*groups.layout, wr, wc), (fr, fc, wr, wc)))
-    return out
+    shape = (fr, fc, wr, wc)
+    if stored is not None:
+        out, _, entry = stored.pattern
+        kept = Sparse(shape, out, entry, rows[groups.color[out], entry])
+        return [kept] + ([] if bounds is None else
+                         [kept.like(bounds[groups.color[out], entry])])
+    value = zeros((m, n), dtype)
+    group, entry = np.nonzero(groups.source >= 0)
+    value[groups.source[group, entry], entry] = rows[group, entry]
+    if bounds is None:
+        return [value.reshape(shape)]
+    return [value.reshape(shape),
+            np.broadcast_to(bounds.reshape(*groups.layout, wr, wc), shape)]
 
 
-def _confirmed(run: Run, value: np.ndarray, bounds: np.ndarray | None,
+def _confirmed(run: Run, rows: np.ndarray, bounds: np.ndarray | None,
                groups: structure.OutputGroups, f_shape: tuple[int, int],
                w_shape: tuple[int, int]) -> bool:
     """Whether the product at one random cotangent u agrees with uᵀJ from the
-    assembled rows: exactly with fractions, within the bounds in float64."""
+    assembled rows (``rows[d, w]``: the entry of w in the row of group d's
+    member that reaches it): exactly with fractions, within the bounds in
+    float64."""
     rng = np.random.default_rng(0)
     if bounds is None:
         u = _each(Fraction)(rng.integers(-3, 4, size=f_shape)).reshape(-1)
     else:
         u = rng.standard_normal(f_shape).reshape(-1)
     direct = [np.broadcast_to(p, (1, *w_shape)).reshape(-1) for p in run(u.reshape(1, *f_shape))]
+    reached = groups.source >= 0
+    weight = np.where(reached, u[np.maximum(groups.source, 0)], 0)  # u of each row's member
+    product = (rows * weight).sum(axis=0)
     if bounds is None:
-        return bool(np.all(u @ value == direct[0]))
-    a = np.abs(u)
-    slack = np.bincount(groups.color, a, groups.count) @ bounds
-    step = max(1, CHUNK_BYTES // (8 * value.shape[1]))
-    buffer = np.empty((min(step, len(value)), value.shape[1]))  # one temporary, reused
-    for i in range(0, len(value), step):
-        rows = value[i:i + step]
-        slack += 4 * len(value) * U * (a[i:i + step] @ np.abs(rows, out=buffer[:len(rows)]))
-    return bool(np.all(np.abs(u @ value - direct[0]) <= direct[1] + slack))
+        return bool(np.all(product == direct[0]))
+    slack = (np.bincount(groups.color, np.abs(u), groups.count) @ bounds
+             + 4 * len(u) * U * (np.abs(weight) * np.abs(rows)).sum(axis=0))
+    return bool(np.all(np.abs(product - direct[0]) <= direct[1] + slack))
 
 
 def _largest(d: Derivative) -> int:

@@ -22,14 +22,17 @@ it is judged against the estimate with the estimate's error bound added.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import progress
 
+if TYPE_CHECKING:
+    from .sparse import Sparse
+
 __all__ = ["SCALE", "Comparison", "Mismatch", "bound_array", "bound_name", "compare",
-           "compare_directions", "rounding_floor", "store_bound", "zeros"]
+           "compare_directions", "compare_stored", "rounding_floor", "store_bound", "zeros"]
 
 SCALE = 2.0**10 * float(np.finfo(np.float64).eps)  # ≈ 2.3e-13, relative to max|exact|
 
@@ -173,6 +176,57 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
     total = max(counted.values())  # claims and engines disagreeing at one entry count once
     return Comparison(tuple(found[i] for i in listed), max_abs, max_rel, claim_error,
                       int(ref.size), max(0, total - len(listed)))
+
+
+def compare_stored(exact: Sparse, numeric: Sparse, numeric_error: np.ndarray,
+                   exact_error: np.ndarray | None, *, atol: float, rtol: float,
+                   variable: str = "w") -> Comparison:
+    """:func:`compare` for an exact and a numeric Jacobian stored on one
+    pattern (:mod:`gradcheck.sparse`), with the bounds' values on it.
+    Entries outside the pattern are exactly 0 in both (each engine checked
+    its own), so they agree; the rounding floor is still the largest |exact|
+    in each entry's row and column.
+
+    >>> from gradcheck.sparse import Sparse
+    >>> e = Sparse((1, 2, 1, 2), np.array([0, 1]), np.array([0, 1]), np.array([1.0, 2.0]))
+    >>> v = compare_stored(e, e.like(np.array([1.0, 2.5])), np.zeros(2), None,
+    ...                    atol=1e-10, rtol=1e-7)
+    >>> [(m.index, m.numeric) for m in v.mismatches]
+    [((0, 1, 0, 1), 2.5)]
+    """
+    m, n = exact.grid
+    size = np.abs(exact.values)
+    row_max, col_max = np.zeros(m), np.zeros(n)
+    np.fmax.at(row_max, exact.rows, size)  # fmax: NaN ignored, as in _maxima
+    np.fmax.at(col_max, exact.cols, size)
+    if m == 1:  # a gradient: the largest entry of all
+        col_max[:] = row_max[0]
+    found: list[Mismatch] = []
+    count = 0
+    max_abs = max_rel = 0.0
+    total = len(exact.values)
+    for k0 in range(0, total, CHUNK):
+        part = slice(k0, min(total, k0 + CHUNK))
+        progress.advance("compare", k0, total)
+        rows, cols = exact.rows[part], exact.cols[part]
+        e, est = exact.values[part], numeric.values[part]
+        diff = np.abs(e - est)
+        a = size[part]
+        terms: tuple[Any, ...] = tuple(
+            np.reshape(t, (1, -1)) if np.ndim(t) else t
+            for t in (atol, rtol * a, SCALE * np.maximum(row_max[rows], col_max[cols]),
+                      numeric_error[part], _at(exact_error, part)))
+        bad = _bad(diff[None], terms, None)[:, 1]
+        count += len(bad)
+        for j in bad[:max(0, MAX_LISTED - len(found))].tolist():
+            found.append(Mismatch(variable, exact.index(k0 + j), "engines", float(e[j]),
+                                  float(est[j]), None, float(diff[j]),
+                                  *_tolerance(terms, 0, j)))
+        max_abs = max(max_abs, _max(diff))
+        with np.errstate(invalid="ignore"):
+            max_rel = max(max_rel, _max(np.divide(diff, a, out=np.zeros_like(a), where=a != 0)))
+    found.sort(key=lambda mm: mm.index)
+    return Comparison(tuple(found), max_abs, max_rel, None, exact.size, count - len(found))
 
 
 class _Grid:

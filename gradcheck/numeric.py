@@ -31,7 +31,7 @@ only the imaginary parts that move (:mod:`gradcheck.tangents`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ import numpy as np
 from . import ops, progress, structure, tangents
 from .compare import bound_array, store_bound, zeros
 from .evaluate import Kink, OutOfDomain, Trace, evaluate_traced
+from .sparse import Sparse
 from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
 from .structure import Groups
 from .tree import Call, Node, render, walk
@@ -50,8 +51,8 @@ METHODS = ("auto", "complex", "richardson", "central", "forward", "backward")
 COMPLEX_STEP = 1e-20  # relative: far below rounding, far above underflow
 SHRINKS = 6  # times a one-sided step at a kink may shrink tenfold to stay in the domain
 LADDER = 12  # steps tried, each 16 times smaller than the last (16^12 ≈ 3e14)
-CHUNK_BYTES = 64 * 2**20  # memory for the points of one stacked evaluation
-CHUNK_ENTRIES = 2**20  # entries of the Jacobian read at once when checking it
+CHUNK_BYTES = 64 * 2**20  # memory for the points of one stacked evaluation, at most
+MIN_CHUNK_BYTES = 2**20  # ... and at least, however small the Jacobian
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,12 @@ class Undefined:
 class Estimate:
     """A numeric Jacobian in gradcheck's layout (f.shape + w.shape; w.shape
     for 1×1 f). ``error`` bounds |value - true derivative| entry by entry;
-    ``steps`` and ``methods`` say what was used for each entry of w."""
+    ``steps`` and ``methods`` say what was used for each entry of w.
+    ``value`` and ``error`` are :class:`~gradcheck.sparse.Sparse` where
+    asked for (``sparse=True``) and the entries were found by groups."""
 
-    value: np.ndarray
-    error: np.ndarray
+    value: Any
+    error: Any
     steps: np.ndarray
     methods: np.ndarray
     evaluations: int
@@ -94,8 +97,10 @@ def resolve_method(tree: Node, method: str) -> str:
 
 
 def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
-             method: str = "auto") -> Estimate:
-    """Estimate ∂f/∂wrt at the point ``env``.
+             method: str = "auto", sparse: bool = False) -> Estimate:
+    """Estimate ∂f/∂wrt at the point ``env``; with ``sparse``, found by
+    groups of entries of w, as its entries that may be nonzero (a
+    :class:`~gradcheck.sparse.Sparse`, bounds likewise).
 
     Raises:
         OutOfDomain: the point is outside the domain, or every step tried
@@ -107,9 +112,10 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
     amplification = _amplification(tree, env)
     est = None
     probe, on_kink = _start(fn, w0, tree, amplification)
+    sparse = sparse and probe.f0.size > 1
     if not on_kink:  # at a kink: one entry at a time, both sides (see _at_kink)
-        est = (_complex_all(probe, tree, env, wrt) if method == "complex"
-               else _grouped(probe, tree, wrt, method))
+        est = (_complex_all(probe, tree, env, wrt, sparse) if method == "complex"
+               else _grouped(probe, tree, wrt, method, sparse))
     if est is None:
         est = _entry_by_entry(probe, on_kink, method)
     if est.value.shape[:2] == (1, 1) and est.value.ndim == 4:  # a 1×1 f: the gradient
@@ -124,20 +130,21 @@ Function = Callable[[np.ndarray], tuple[np.ndarray, Trace]]
 
 
 def _complex_all(probe: _Probe, tree: Node, env: Mapping[str, np.ndarray],
-                 wrt: str) -> Estimate:
+                 wrt: str, sparse: bool = False) -> Estimate:
     """The complex step for every entry of w: by groups of entries where the
     structure allows (:func:`_grouped`), else a stack of single entries
     carrying only what moves (:mod:`gradcheck.tangents`)."""
-    est = _grouped(probe, tree, wrt, "complex")
+    est = _grouped(probe, tree, wrt, "complex", sparse)
     if est is not None:
         return est
     at = {**env, wrt: probe.w0}
-    chunk = max(1, CHUNK_BYTES // (4 * 16 * tangents.footprint(tree, at, wrt)))
+    chunk = max(1, _chunk_bytes(probe) // (4 * 16 * tangents.footprint(tree, at, wrt)))
     return _complex_stacked(probe, chunk, lambda entries, h: tangents.steps(
         tree, at, wrt, entries, h))
 
 
-def _grouped(probe: _Probe, tree: Node, wrt: str, method: str) -> Estimate | None:
+def _grouped(probe: _Probe, tree: Node, wrt: str, method: str,
+             sparse: bool = False) -> Estimate | None:
     """The Jacobian by groups of entries of w perturbed together, where no
     entry of f depends on two of a group, confirmed along a random
     direction; None where the structure allows no groups or the values
@@ -145,14 +152,14 @@ def _grouped(probe: _Probe, tree: Node, wrt: str, method: str) -> Estimate | Non
     groups = structure.columns(tree, wrt)
     if groups is None:
         return None
-    est = (_complex_grouped(probe, _chunk(tree), groups) if method == "complex"
-           else _real_grouped(probe, groups, STENCILS[method]))
-    if est is None or not _confirmed(probe, est, method):
+    found = (_complex_grouped(probe, _chunk(probe, tree), groups) if method == "complex"
+             else _real_grouped(probe, groups, STENCILS[method]))
+    if found is None or not _confirmed(probe, found, method):
         return None
-    return replace(est, evaluations=probe.calls)  # the check's evaluations too
+    return found.estimate(sparse)
 
 
-def _confirmed(probe: _Probe, est: Estimate, method: str = "complex") -> bool:
+def _confirmed(probe: _Probe, found: _Assembly, method: str = "complex") -> bool:
     """Whether the Jacobian assembled from groups agrees with the derivative
     along a random direction v by the same method: J·v within the bounds of
     both. A group whose members the structure wrongly kept apart fails this.
@@ -160,34 +167,16 @@ def _confirmed(probe: _Probe, est: Estimate, method: str = "complex") -> bool:
     |J|·|v| is allowed too: a missed dependence shows as a disagreement with
     the exact engine (whose own check is strict), never as agreement."""
     v = np.random.default_rng(0).standard_normal(probe.w0.shape).ravel()
-    d = v.reshape(probe.w0.shape)
-    along, bound, _, _ = _complex(probe, d) if method == "complex" else _real(
-        probe, d, STENCILS[method])
-    n, a = v.size, np.abs(v)
-    relative = 4 * n * EPS if method == "complex" else 1e-6
-    value, error = est.value.reshape(-1, n), est.error.reshape(-1, *probe.w0.shape)
-    step = max(1, CHUNK_ENTRIES // n)
-    buffer = np.empty((min(step, len(value)), n))  # one temporary, reused
-    for i in range(0, len(value), step):  # rows of J a chunk at a time
-        jac = value[i:i + step]
-        size = np.abs(jac, out=buffer[:len(jac)]) @ a
-        slack = _weighted(error[i:i + step], a.reshape(probe.w0.shape)) + relative * size
-        if not np.all(np.abs(jac @ v - along.ravel()[i:i + step]) <= bound.ravel()[i:i + step]
-                      + slack):
-            return False
-    return True
-
-
-def _weighted(error: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """Σ error[k]·a for a stack of bounds (K × w's shape) that may be spread
-    along an axis (a broadcast view): summed over that axis of ``a`` first,
-    so the view is never copied."""
-    if error.strides[1] == 0:
-        error, a = error[:, :1], a.sum(axis=0, keepdims=True)
-    if error.strides[2] == 0:
-        error, a = error[:, :, :1], a.sum(axis=1, keepdims=True)
-    out: np.ndarray = error.reshape(len(error), -1) @ a.reshape(-1)
-    return out
+    along, bound, _, _ = _complex(probe, v.reshape(probe.w0.shape)) if method == "complex" \
+        else _real(probe, v.reshape(probe.w0.shape), STENCILS[method])
+    g, a, m = found.groups, np.abs(v), probe.f0.size
+    out, group, entry = g.pattern
+    value = found.value[out, group]
+    jv = np.bincount(out, value * v[entry], m)
+    size = np.bincount(out, np.abs(value) * a[entry], m)
+    relative = 4 * v.size * EPS if method == "complex" else 1e-6
+    slack = found.bounds @ np.bincount(g.color, a, g.count) + relative * size
+    return bool(np.all(np.abs(jv - along.ravel()) <= bound.ravel() + slack))
 
 
 def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:
@@ -355,11 +344,18 @@ def _complex_bound(probe: _Probe, v1: np.ndarray, v3: np.ndarray, scale: Any) ->
     return bound
 
 
-def _chunk(tree: Node) -> int:
-    """How many points to evaluate at once: CHUNK_BYTES for all the complex
-    intermediate values of the stack (a few copies of each)."""
+def _chunk(probe: _Probe, tree: Node) -> int:
+    """How many points to evaluate at once: :func:`_chunk_bytes` for all the
+    complex intermediate values of the stack (a few copies of each)."""
     entries = sum(n.shape[0] * n.shape[1] for n in walk(tree) if n.shape is not None)
-    return max(1, CHUNK_BYTES // (4 * 16 * max(entries, 1)))
+    return max(1, _chunk_bytes(probe) // (4 * 16 * max(entries, 1)))
+
+
+def _chunk_bytes(probe: _Probe) -> int:
+    """Memory for one stack of points: as much as the dense Jacobian takes,
+    within [MIN_CHUNK_BYTES, CHUNK_BYTES], so that a small Jacobian (a
+    gradient) is not computed in far more memory than it holds."""
+    return min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, 8 * probe.f0.size * probe.w0.size))
 
 
 Local = Callable[[np.ndarray, np.ndarray], "tuple[np.ndarray, np.ndarray] | None"]
@@ -387,7 +383,7 @@ def _complex_stacked(probe: _Probe, chunk: int, local: Local | None = None) -> E
     return _complex_estimate(probe, value, error, steps)
 
 
-def _complex_grouped(probe: _Probe, chunk: int, groups: Groups) -> Estimate | None:
+def _complex_grouped(probe: _Probe, chunk: int, groups: Groups) -> _Assembly | None:
     """The complex step for a group of entries of w at a time (see
     :func:`_grouped`), a chunk of groups stacked per evaluation."""
     x = np.abs(probe.w0.ravel())
@@ -400,10 +396,10 @@ def _complex_grouped(probe: _Probe, chunk: int, groups: Groups) -> Estimate | No
         if not assembly.add(cs, moved, v1, bound, h, "complex"):
             return None
         progress.advance("numeric", int(cs[-1]) + 1, groups.count)
-    return assembly.estimate()
+    return assembly
 
 
-def _real_grouped(probe: _Probe, groups: Groups, stencil: Stencil) -> Estimate | None:
+def _real_grouped(probe: _Probe, groups: Groups, stencil: Stencil) -> _Assembly | None:
     """A stencil on its ladder of steps (:func:`_real`) along a group of
     entries of w at a time (see :func:`_grouped`). The ladder's steps scale
     with the largest entry moved and the curvature often with the entries,
@@ -421,7 +417,7 @@ def _real_grouped(probe: _Probe, groups: Groups, stencil: Stencil) -> Estimate |
                                 np.array([step]), name):
                 return None
         progress.advance("numeric", c + 1, groups.count)
-    return assembly.estimate()
+    return assembly
 
 
 class _Assembly:
@@ -429,13 +425,15 @@ class _Assembly:
     entries of one group of w, where no entry of f depends on two entries
     of a group (:mod:`gradcheck.structure`): each direction's derivative
     gives each entry of f the derivative by the one member it depends on.
-    The bound is one per entry of f and group (the largest over the group's
-    directions), spread over the group's entries: a read-only view."""
+    Both are kept per entry of f and group (``value`` the derivative, the
+    bound the largest over the group's directions); the Jacobian is made
+    from them: stored on the pattern (:mod:`gradcheck.sparse`), or dense
+    with the bound spread over the group's entries (a read-only view)."""
 
     def __init__(self, probe: _Probe, groups: Groups) -> None:
         self.probe, self.groups = probe, groups
         m, n = probe.f0.size, probe.w0.size
-        self.value = zeros((m, n))
+        self.value = np.zeros((m, groups.count))
         self.bounds = np.zeros((m, groups.count))
         self.steps = np.zeros(n)
         self.methods = np.full(n, "", dtype=object)
@@ -454,18 +452,24 @@ class _Assembly:
         if (value.T[~found] != 0).any():
             return False
         out, k = np.nonzero(found)
-        self.value[out, source[out, k]] = value[k, out]
+        self.value[out, cs[k]] = value[k, out]
         self.bounds[:, cs] = np.maximum(self.bounds[:, cs], bound.reshape(len(cs), -1).T)
         for row, step in zip(moved, steps, strict=True):
             self.steps[row] = step
             self.methods[row] = method
         return True
 
-    def estimate(self) -> Estimate:
+    def estimate(self, sparse: bool = False) -> Estimate:
         w0, f0, g = self.probe.w0, self.probe.f0, self.groups
         shape = (*f0.shape, *w0.shape)
-        error = np.broadcast_to(self.bounds.reshape(*f0.shape, *g.layout), shape)
-        return Estimate(self.value.reshape(shape), error, self.steps.reshape(w0.shape),
+        out, group, entry = g.pattern
+        value: Any = Sparse(shape, out, entry, self.value[out, group])
+        if sparse:
+            error: Any = value.like(self.bounds[out, group])
+        else:
+            value = value.dense()
+            error = np.broadcast_to(self.bounds.reshape(*f0.shape, *g.layout), shape)
+        return Estimate(value, error, self.steps.reshape(w0.shape),
                         self.methods.reshape(w0.shape), self.probe.calls)
 
 

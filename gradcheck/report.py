@@ -32,6 +32,7 @@ from rich.text import Text
 from .compare import SCALE, Mismatch
 from .result import CheckResult, Gradient
 from .shapes import fmt
+from .sparse import Sparse, dense
 from .symbolic import entries
 
 __all__ = ["entry_label", "function_text", "label", "render", "text", "wants_color"]
@@ -103,22 +104,23 @@ def _gradient_text(r: CheckResult, g: Gradient, color: bool = False) -> list[str
     if scalar:
         head = f"∂f/∂{g.name}: gradient, {fmt(g.shape)}"
     elif g.elementwise:
-        head = (f"∂f/∂{g.name}: Jacobian {_dims(g.exact.shape)}, diagonal (f is elementwise "
+        dims = _dims(g.held("exact").shape)
+        head = (f"∂f/∂{g.name}: Jacobian {dims}, diagonal (f is elementwise "
                 f"in {g.name}); showing ∂f[i,j]/∂{g.name}[i,j]")
     else:
-        head = (f"∂f/∂{g.name}: Jacobian {_dims(g.exact.shape)}; rows f[i,j], columns "
+        head = (f"∂f/∂{g.name}: Jacobian {_dims(g.held('exact').shape)}; rows f[i,j], columns "
                 f"{g.name}[k,l]")
     lines = [head]
     if g.closed_form is not None:
         lines.append(f"  closed form: {g.closed_form}")
     how = ", ".join(_METHOD_NAMES.get(m, m) for m in g.methods)
-    blocks = [(f"exact ({exactness(g)})", _view(g, g.exact, exact=g.exact_values,
+    blocks = [(f"exact ({exactness(g)})", _view(g, g.held("exact"), exact=g.exact_values,
                                                 color=color))]
-    if g.numeric is not None:
+    if g.held("numeric") is not None:
         marks = {m.index: BAD for m in g.mismatches if m.kind == "engines"}
         marks.update({u.index: ODD for u in g.undefined})
         blocks.append((f"numeric ({how}, {g.evaluations} evaluations)",
-                       _view(g, g.numeric, marks=marks, color=color)))
+                       _view(g, g.held("numeric"), marks=marks, color=color)))
     else:
         assert g.directions is not None
         bad = {m.index[0] for m in g.mismatches if m.kind == "direction"}
@@ -144,17 +146,17 @@ def _gradient_text(r: CheckResult, g: Gradient, color: bool = False) -> list[str
     lines.append(f"  max |exact - numeric| {c.max_abs_diff:.2g} (relative {c.max_rel_diff:.2g})")
     if c.max_claim_error is not None:
         lines.append(f"  max |claimed - exact| {c.max_claim_error:.2g}")
-    if g.numeric_error is not None:
+    if g.held("numeric_error") is not None:
         judged: Any = True
         if g.undefined:
-            judged = np.ones(g.numeric_error.shape, dtype=bool)
+            judged = np.ones(g.held("numeric_error").shape, dtype=bool)
             for u in g.undefined:
                 judged[u.index] = False
-        bound = float(np.max(g.numeric_error, where=judged, initial=0.0))
+        bound = _largest(g.held("numeric_error"), judged)
     else:
         assert g.directions is not None
         bound = float(np.max(g.directions.error[g.directions.defined], initial=0.0))
-    largest = max(float(g.exact.max(initial=0.0)), -float(g.exact.min(initial=0.0)))
+    largest = _largest(g.held("exact"))
     floor = SCALE * largest  # the largest rounding floor (see compare.rounding_floor)
     atol = f"atol {r.atol:g} + " if r.atol else ""
     lines.append(f"  tolerance: {atol}rtol {r.rtol:g}·|exact| + rounding floor (at most "
@@ -187,29 +189,39 @@ def exactness(g: Gradient) -> str:
     """Which engine computed the exact derivative, and how exact it is."""
     if g.engine == "sympy":
         return "SymPy, exact"
-    if g.exact_error is None:
+    if g.held("exact_error") is None:
         return "closed form, exact rational arithmetic"
-    return f"closed form, float64 within {float(g.exact_error.max(initial=0.0)):.1e}"
+    return f"closed form, float64 within {_largest(g.held('exact_error')):.1e}"
 
 
-def _view(g: Gradient, a: np.ndarray, exact: Any = None,
+def _largest(a: Any, where: Any = True) -> float:
+    """The largest |entry| (of those ``where`` says), of an array or of a
+    Sparse's stored entries (the rest are 0)."""
+    values = a.values if isinstance(a, Sparse) else a
+    return max(float(np.max(values, where=where, initial=0.0)),
+               -float(np.min(values, where=where, initial=0.0)))
+
+
+def _view(g: Gradient, a: Any, exact: Any = None,
           marks: dict[tuple[int, ...], str] | None = None, color: bool = False) -> list[str]:
     """The array as people read it: the diagonal for elementwise Jacobians,
     a (f entries) × (w entries) table otherwise. ``marks`` styles entries
     (array indices) when ``color``."""
-    wide = a.ndim == 4 and not g.elementwise and a.shape[2] * a.shape[3] > 6
+    if exact is not None:
+        a = dense(a)
+    wide = len(a.shape) == 4 and not g.elementwise and a.shape[2] * a.shape[3] > 6
     cells: Any = _cells(a, exact, digits=6 if wide else 10) if exact is not None else _Lazy(
         a, 6 if wide else 10)
     styles: dict[tuple[int, int], str] = {}
     for idx, style in (marks or {}).items():
-        if a.ndim == 2:
+        if len(a.shape) == 2:
             styles[(idx[0], idx[1])] = style
         elif g.elementwise:
             if idx[:2] == idx[2:]:  # off the diagonal is not shown (the table lists it)
                 styles[(idx[0], idx[1])] = style
         else:
             styles[(idx[0] * a.shape[1] + idx[1], idx[2] * a.shape[3] + idx[3])] = style
-    if a.ndim == 2:
+    if len(a.shape) == 2:
         return _grid(cells, None, None, styles, color)
     if g.elementwise:
         r, c = g.shape
@@ -224,17 +236,21 @@ def _view(g: Gradient, a: np.ndarray, exact: Any = None,
 
 class _Lazy:
     """Cells formatted when shown: a large Jacobian is shown in part, and
-    formatting all its entries would take longer than the check."""
+    formatting all its entries would take longer than the check. ``a`` is
+    an array or a Sparse, read as ``shape``."""
 
-    def __init__(self, a: np.ndarray, digits: int) -> None:
+    def __init__(self, a: Any, digits: int, shape: tuple[int, ...] | None = None) -> None:
         self.a, self.digits = a, digits
-        self.shape = a.shape
+        self.shape = a.shape if shape is None else shape
 
     def __getitem__(self, idx: Any) -> str:
-        return str(_cells(np.asarray(self.a[idx]).reshape(1), None, self.digits)[0])
+        flat = int(np.ravel_multi_index(idx, self.shape))
+        value = self.a.at(flat) if isinstance(self.a, Sparse) else self.a[
+            np.unravel_index(flat, self.a.shape)]
+        return str(_cells(np.asarray(value).reshape(1), None, self.digits)[0])
 
     def reshape(self, *shape: int) -> _Lazy:
-        return _Lazy(self.a.reshape(*shape), self.digits)
+        return _Lazy(self.a, self.digits, shape)
 
 
 def _cells(a: np.ndarray, exact: Any, digits: int = 10) -> np.ndarray:
@@ -304,7 +320,7 @@ def _rstrip(line: str) -> str:
 def _mismatch_table(r: CheckResult, g: Gradient, color: bool = False) -> list[str]:
     ms = g.mismatches
     kinds = {m.kind for m in ms}
-    total = g.exact.size
+    total = g.held("exact").size
     head = f"  {_of(len(ms), total)}"
     if "claim" in kinds:
         head += ": the claimed derivative is wrong there"
@@ -350,7 +366,7 @@ def _verdict(r: CheckResult) -> str:
         names = ", ".join(f"∂f/∂{g.name}" for g in r.gradients if not g.passed)
         if any(g.directions is not None for g in r.gradients):
             return f"FAIL: {_count(len(r.mismatches), 'disagreement')} ({names})"
-        total = sum(g.exact.size for g in r.gradients)
+        total = sum(g.held("exact").size for g in r.gradients)
         return f"FAIL: {_of(len(r.mismatches), total)} ({names})"
     claimed = [g.name for g in r.gradients if g.claimed is not None]
     if len(claimed) == len(r.gradients):
@@ -361,7 +377,7 @@ def _verdict(r: CheckResult) -> str:
         what = "exact and numeric agree"
     if any(g.directions is not None for g in r.gradients):
         return "PASS: " + _directions_verdict(r, claimed)
-    total = sum(g.exact.size for g in r.gradients)
+    total = sum(g.held("exact").size for g in r.gradients)
     skipped = sum(len(g.undefined) for g in r.gradients)
     if skipped:
         return (f"PASS: {what} on the {_entries(total - skipped)} where f is differentiable; "
@@ -377,7 +393,7 @@ def _directions_verdict(r: CheckResult, claimed: list[str]) -> str:
     if judged < drawn:
         text += f" ({_count(drawn - judged, 'more')} through a kink not judged)"
     if claimed:
-        entries = sum(g.exact.size for g in r.gradients if g.claimed is not None)
+        entries = sum(g.held("exact").size for g in r.gradients if g.claimed is not None)
         text += f"; the claims agree with exact on all {_entries(entries)}"
     return text
 

@@ -17,6 +17,7 @@ from .compare import Comparison, Mismatch
 from .diagnose import Diagnosis
 from .numeric import Undefined
 from .shapes import Reading
+from .sparse import Dense
 from .tree import Shape
 
 __all__ = ["CheckResult", "ClosedForm", "Directions", "Gradient"]
@@ -68,6 +69,10 @@ class Gradient:
 
     Arrays have gradcheck's layout: ``J[i,j,k,l] = ∂f[i,j]/∂w[k,l]``
     (f.shape + w.shape), or w's shape when f is 1×1.
+
+    Where both engines found the same structure (:mod:`gradcheck.sparse`),
+    ``exact``, ``numeric`` and their bounds are kept as their nonzero
+    entries and become arrays when first read.
     """
 
     name: str
@@ -98,6 +103,17 @@ class Gradient:
     @property
     def mismatches(self) -> tuple[Mismatch, ...]:
         return self.comparison.mismatches
+
+    def held(self, field: str) -> Any:
+        """``exact``, ``numeric``, ``numeric_error`` or ``exact_error`` as
+        kept: an array, None, or a :class:`~gradcheck.sparse.Sparse` not made
+        into an array (for reports of large Jacobians)."""
+        descriptor: Dense = type(self).__dict__[field]
+        return descriptor.stored(self)
+
+
+for _field in ("exact", "numeric", "numeric_error", "exact_error"):  # arrays made when read
+    setattr(Gradient, _field, Dense(_field))
 
 
 @dataclass(frozen=True, eq=False)

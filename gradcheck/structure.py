@@ -31,6 +31,7 @@ too: an entry the structure says is independent must come out exactly 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -41,7 +42,8 @@ __all__ = ["MANY", "NONE", "Groups", "OutputGroups", "columns", "rows"]
 
 NONE = -1  # depends on no member of the group
 MANY = -2  # depends on more than one member: the grouping fails
-MAX_CELLS = 2**26  # entries × groups the propagation may hold per node (int32: 256 MB)
+MAX_CELLS = 2**26  # entries × groups the propagation may hold per node (int32: 256 MB) ...
+MIN_CELLS = 2**16  # ... and no more than the Jacobian's entries, above this
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +64,13 @@ class Groups:
     depends: np.ndarray
     f_shape: tuple[int, int]
     layout: tuple[int, int]  # w's shape with one entry per group: (1, cols), (rows, 1), (1, 1)
+
+    @cached_property
+    def pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The entries of the Jacobian that may be nonzero, in one order both
+        engines use: f's entry (flat, ascending), the group, w's entry (flat)."""
+        out, group = np.nonzero(self.depends >= 0)
+        return out, group, self.entry[group, self.depends[out, group]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,11 +107,12 @@ def _columns(tree: Node, wrt: str) -> Groups | None:
         return None
     shape = _shape(leaf)
     r, c = shape
+    jacobian = r * c * _shape(tree)[0] * _shape(tree)[1]
     i, j = np.indices(shape)
     proposals = [("all at once", np.zeros(shape, int), i * c + j, 1, (1, 1)),
                  ("by column", j, i, c, (1, c)), ("by row", i, j, r, (r, 1))]
     for name, color, member, count, layout in sorted(proposals, key=lambda p: p[3]):
-        if count >= r * c or _size(tree) * count > MAX_CELLS:
+        if count >= r * c or _size(tree) * count > min(MAX_CELLS, max(MIN_CELLS, jacobian)):
             continue
         depends = _Propagate(wrt, color, member, count).run(tree)
         if not (depends == MANY).any():

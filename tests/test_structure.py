@@ -80,11 +80,16 @@ def test_structure_holds_every_dependence_and_groups_change_no_number(e, seed):
         out, entry = np.nonzero(nonzero)
         assert (g.depends[out, g.color[entry]] == g.member[entry]).all()
         probe = numeric._start(fn, env[name], tree, amplification)[0]
-        grouped = numeric._complex_grouped(probe, 1000, g)
-        assert grouped is not None and grouped.evaluations == 1 + 2 * g.count
-        assert numeric._confirmed(probe, grouped)
+        found = numeric._complex_grouped(probe, 1000, g)
+        assert found is not None and probe.calls == 1 + 2 * g.count
+        assert numeric._confirmed(probe, found)
         assert numeric.jacobian(tree, name, env).evaluations == 1 + 2 * g.count + 2
+        grouped, stored = found.estimate(), found.estimate(sparse=True)
         assert (np.abs(grouped.value - single.value) <= grouped.error + single.error).all()
+        # Stored on the pattern: the same values; bounds where f may be nonzero.
+        assert np.array_equal(stored.value.dense(), grouped.value)
+        assert np.array_equal(stored.error.values, grouped.error.reshape(m, -1)[
+            stored.error.rows, stored.error.cols])
 
 
 @settings(deadline=None, max_examples=40)
