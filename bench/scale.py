@@ -136,7 +136,22 @@ def one(case: Case, engine: str, n: int, budget: float) -> dict[str, Any]:
     a, b = inputs(n)
     if engine == "torch":
         return one_torch(case, a, b)
-    return one_gradcheck(case, engine, a, b, budget)
+    return {**one_gradcheck(case, engine, a, b, budget), "eval_seconds": evaluation(case, a, b)}
+
+
+def evaluation(case: Case, a: Any, b: Any) -> float:
+    """Seconds of one evaluation of f in NumPy (the fastest of 5): no check
+    can take less, so its growth is a floor for the check's."""
+    import numpy as np  # after the thread variables are set (main)
+
+    fn = {"sum-tanh": lambda p, q: np.tanh(p @ q).sum(), "tanh": lambda p, q: np.tanh(p @ q),
+          "matmul": lambda x, y: x @ y}[case.name]
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        fn(a, b)
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def one_gradcheck(case: Case, engine: str, a: Any, b: Any, budget: float) -> dict[str, Any]:
@@ -443,15 +458,16 @@ def done(r: dict[str, Any] | None) -> bool:
     return r is not None and r["status"] == "ok"
 
 
-def slope(rows: list[dict], case: Case, engine: str) -> tuple[float, int, int] | None:
-    """log-log slope of time against Jacobian entries between the largest two
-    n at which ``engine`` finished (and passed)."""
+def slope(rows: list[dict], case: Case, engine: str,
+          key: str = "seconds") -> tuple[float, int, int] | None:
+    """log-log slope of time (``key``) against Jacobian entries between the
+    largest two n at which ``engine`` finished (and passed)."""
     ok = sorted(r["n"] for r in rows if r["case"] == case.name and r["engine"] == engine
-                and done(r))
+                and done(r) and key in r)
     if len(ok) < 2:
         return None
     n1, n2 = ok[-2:]
-    t1, t2 = (find(rows, case.name, engine, n)["seconds"] for n in (n1, n2))  # type: ignore
+    t1, t2 = (find(rows, case.name, engine, n)[key] for n in (n1, n2))  # type: ignore
     return math.log(t2 / t1) / math.log(entries(case, n2) / entries(case, n1)), n1, n2
 
 
@@ -518,8 +534,12 @@ def targets(rows: list[dict], args: argparse.Namespace, primary: str) -> list[st
     for case in args.cases:
         s = slope(rows, case, primary)
         t = slope(rows, case, "torch")
+        f = slope(rows, case, primary, "eval_seconds")
         ref = (f" (torch.autograd.gradcheck: {t[0]:.2f} between n = {t[1]} and {t[2]})"
                if t else "")
+        ref += (f"; one NumPy evaluation of f alone: {f[0]:.2f} (its work grows as n³ against "
+                f"{'2n²' if case.scalar else '2n⁴'} Jacobian entries: "
+                f"{1.5 if case.scalar else 0.75:g} in theory)" if f else "")
         if s is None:
             grow_ok = False
             grow.append(f"`{case.expr}`: fewer than two sizes finished{ref}")
