@@ -51,7 +51,7 @@ from .points import Value
 from .sparse import Sparse
 from .tree import Call, Matrix, Node, Num, Var, distinct
 
-__all__ = ["CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "evaluate", "jacobian"]
+__all__ = ["CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "evaluate", "jacobian", "rounding"]
 
 U = 2.0**-53  # unit roundoff of float64
 ULPS = 4  # NumPy's exp, log, sin, … are assumed within this many units in the last place
@@ -132,6 +132,20 @@ def evaluate(tree: Node, values: Mapping[str, Value]) -> np.ndarray:
         value = _Bounded({n: values[n].array.astype(np.float64) for n in names},
                          None).value(tree)[0]
     return np.array(np.broadcast_to(value, tree.shape or (1, 1)))
+
+
+def rounding(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
+    """A bound on the rounding error of evaluating ``tree`` in float64 at
+    ``env`` (arrays by name), entry by entry: the running bounds of
+    :class:`_Bounded` (0 where they are not finite)."""
+    try:
+        with np.errstate(all="ignore"):
+            _, bound = _Bounded({n: np.asarray(v, dtype=np.float64) for n, v in env.items()},
+                                None).value(tree)
+    except np.linalg.LinAlgError:  # a singular matrix: the evaluation itself says so
+        return np.zeros(tree.shape or (1, 1))
+    out: np.ndarray = np.where(np.isfinite(bound), bound, 0.0)
+    return out
 
 
 def _survey(tree: Node, values: Mapping[str, Value],
@@ -510,7 +524,7 @@ def _lu(name: str) -> Callable[[Pair], Pair]:
     carried to first order (doubled)."""
 
     def f(a: Pair) -> Pair:
-        x, ex = a
+        x, ex = a[0], np.broadcast_to(a[1], a[0].shape)
         n = x.shape[-1]
         kappa = float(np.linalg.cond(x))
         inv = np.linalg.inv(x)

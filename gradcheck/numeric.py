@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops, progress, structure, tangents
+from . import closed_eval, ops, progress, structure, tangents
 from .compare import bound_array, store_bound, zeros
 from .evaluate import Kink, OutOfDomain, Trace, evaluate_traced
 from .sparse import Sparse
@@ -109,9 +109,8 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
     w0 = np.asarray(env[wrt], dtype=np.float64)
     method = resolve_method(tree, method)
     fn = _tree_function(tree, env, wrt)
-    amplification = _amplification(tree, env)
     est = None
-    probe, on_kink = _start(fn, w0, tree, amplification)
+    probe, on_kink = _start(fn, w0, tree, _amplification(tree, env), _rounding(tree, env))
     sparse = sparse and probe.f0.size > 1
     if not on_kink:  # at a kink: one entry at a time, both sides (see _at_kink)
         est = (_complex_all(probe, tree, env, wrt, sparse) if method == "complex"
@@ -179,17 +178,23 @@ def _confirmed(probe: _Probe, found: _Assembly, method: str = "complex") -> bool
     return bool(np.all(np.abs(jv - along.ravel()) <= bound.ravel() + slack))
 
 
+def _rounding(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The rounding error of one evaluation of f at the point, entry by entry
+    (f(w0 + t·h·d) is assumed no worse: the step is small)."""
+    return closed_eval.rounding(tree, env)
+
+
 def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:
     """The conditioning of the evaluation at the point, measured once."""
     return evaluate_traced(tree, env, conditioning=True)[1].amplification
 
 
-def _start(fn: Function, w0: np.ndarray, tree: Node | None,
-           amplification: float = 1.0) -> tuple[_Probe, list[Kink]]:
+def _start(fn: Function, w0: np.ndarray, tree: Node | None, amplification: float = 1.0,
+           rounding: Any = 0.0) -> tuple[_Probe, list[Kink]]:
     """A probe at w0, and the kinks that sit exactly at w0."""
     f0, trace0 = fn(w0)
     on_kink = [k for k in trace0.kinks if k.is_kink and (k.offset == 0).any()]
-    return _Probe(fn, w0, f0, trace0, tree, amplification), on_kink
+    return _Probe(fn, w0, f0, trace0, tree, amplification, rounding), on_kink
 
 
 def _unit(shape: tuple[int, ...], index: tuple[int, ...]) -> np.ndarray:
@@ -272,7 +277,7 @@ def directional(tree: Node, wrt: str, env: Mapping[str, np.ndarray], directions:
     method = resolve_method(tree, method)
     w0 = np.asarray(env[wrt], dtype=np.float64)
     probe, on_kink = _start(_tree_function(tree, env, wrt), w0, tree,
-                            _amplification(tree, env))
+                            _amplification(tree, env), _rounding(tree, env))
     values, errors, defined = [], [], []
     for d in np.asarray(directions, dtype=np.float64):
         jumps: list[Jump] = []
@@ -297,13 +302,16 @@ class _Probe:
     counting evaluations and recording which side of each kink it is on."""
 
     def __init__(self, fn: Function, w0: np.ndarray, f0: np.ndarray, trace0: Trace,
-                 tree: Node | None, amplification: float) -> None:
+                 tree: Node | None, amplification: float, rounding: Any = 0.0) -> None:
         self.fn, self.tree, self.w0, self.f0 = fn, tree, w0, f0
         self.signs0 = _signs(trace0.kinks)
         self.calls = 1
         # Rounding bounds assume each evaluation good to a few eps of its
-        # size, times this: the condition of ill-conditioned operations.
+        # size, times this: the condition of ill-conditioned operations ...
         self.amplification = amplification
+        # ... and to ``rounding`` (entry by entry): where f is known, its own
+        # rounding, which a cancelling sum makes far larger than eps·|f|.
+        self.rounding = rounding
 
     def __call__(self, d: np.ndarray, t: complex) -> tuple[np.ndarray, np.ndarray, Trace]:
         self.calls += 1
@@ -618,7 +626,8 @@ def _apply(probe: _Probe, d: np.ndarray, s: Stencil, h: float,
     sizes = np.abs(np.stack(outs)) + np.abs(probe.f0)
     weight = np.abs(s.value).sum()
     rounding = (4 * EPS * probe.amplification * np.tensordot(np.abs(s.value), sizes, axes=1)
-                + 2 * EPS * _size(probe, d) * weight * np.abs(value)) / h
+                + 2 * EPS * _size(probe, d) * weight * np.abs(value)
+                + 2 * weight * probe.rounding) / h
     return value, np.abs(value - companion) + rounding, h, s.name
 
 
