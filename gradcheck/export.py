@@ -14,12 +14,22 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .report import _METHOD_NAMES, _entries, entry_label, label
+from .report import _METHOD_NAMES, _entries, _largest, entry_label, label
 from .result import CheckResult, Gradient
 from .shapes import fmt
 from .symbolic import entries
 
 __all__ = ["as_dict", "latex"]
+
+
+LISTED = 2**20  # entries of an array listed in JSON or LaTeX; larger ones are left out
+
+
+def _too_large(g: Gradient) -> list[str]:
+    """The arrays of ``g`` with more than LISTED entries, which are not
+    listed: ∂(X@Y)/∂X for 64×64 X, Y has 16777216 entries, gigabytes of text."""
+    return [f for f in ("exact", "numeric", "numeric_error", "claimed")
+            if getattr(g.claimed if f == "claimed" else g.held(f), "size", 0) > LISTED]
 
 
 # ----- JSON -----
@@ -44,29 +54,37 @@ def as_dict(r: CheckResult) -> dict[str, Any]:
 
 def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
     c = g.comparison
+    omitted = _too_large(g)
+
+    def listed(field: str) -> Any:
+        held = g.claimed if field == "claimed" else g.held(field)
+        return None if held is None or field in omitted else _list(getattr(g, field))
+
+    shape = g.held("exact").shape
     return {
         "variable": g.name,
         "shape": list(g.shape),
-        "layout": "gradient" if g.exact.ndim == 2 else "jacobian",
+        "layout": "gradient" if len(shape) == 2 else "jacobian",
         "elementwise": g.elementwise,
-        "exact": _list(g.exact),
-        "exact_text": None if g.exact_values is None else _exact_text(g.exact_values,
-                                                                      g.exact.shape),
+        "exact": listed("exact"),
+        "exact_text": None if g.exact_values is None or "exact" in omitted
+        else _exact_text(g.exact_values, shape),
+        "omitted": omitted,  # arrays of more than LISTED entries, given as null
         "engine": g.engine,
         "exactness": g.exactness,
-        "exact_error_max": None if g.exact_error is None else _float(
-            float(g.exact_error.max(initial=0.0))),
+        "exact_error_max": None if g.held("exact_error") is None else _float(
+            _largest(g.held("exact_error"))),
         "closed_form": None if g.closed_form is None else {
             "text": g.closed_form.text, "latex": g.closed_form.latex,
             "form": g.closed_form.form, "cotangent": g.closed_form.cotangent},
-        "numeric": None if g.numeric is None else _list(g.numeric),
-        "numeric_error": None if g.numeric_error is None else _list(g.numeric_error),
+        "numeric": listed("numeric"),
+        "numeric_error": listed("numeric_error"),
         "directions": None if g.directions is None else {
             "exact": _list(g.directions.exact), "numeric": _list(g.directions.numeric),
             "error": _list(g.directions.error), "scale": _list(g.directions.scale),
             "defined": g.directions.defined.tolist(), "u": _list(g.directions.u),
             "v": _list(g.directions.v)},
-        "claimed": None if g.claimed is None else _list(g.claimed),
+        "claimed": listed("claimed"),
         "claim_form": g.claim_form,
         "claim_text": g.claim_text,
         "max_abs_diff": _float(c.max_abs_diff),
@@ -149,20 +167,23 @@ def latex(r: CheckResult) -> str:
 
 def _diagonal(g: Gradient) -> bool:
     """Show an elementwise Jacobian as its diagonal, unless an entry off it disagrees."""
-    return g.exact.ndim == 4 and g.elementwise and all(
+    return len(g.held("exact").shape) == 4 and g.elementwise and all(
         m.kind == "direction" or m.index[:2] == m.index[2:] for m in g.mismatches)
 
 
 def _widest(g: Gradient) -> int:
-    if g.exact.ndim == 2 or _diagonal(g):
+    shape = g.held("exact").shape
+    if len(shape) == 2 or _diagonal(g):
         return int(g.shape[1])
-    return int(max(g.exact.shape[1], g.exact.shape[3]))
+    return int(max(shape[1], shape[3]))
 
 
 def _gradient_latex(r: CheckResult, g: Gradient) -> list[str]:
     w = sympy.latex(sympy.Symbol(g.name))
-    dims = "×".join(str(d) for d in g.exact.shape)
-    if g.exact.ndim == 2:
+    shape = g.held("exact").shape
+    omitted = _too_large(g)
+    dims = "×".join(str(d) for d in shape)
+    if len(shape) == 2:
         head = f"∂f/∂{g.name}: gradient, {fmt(g.shape)}"
         d = rf"\frac{{\partial f}}{{\partial {w}}}"
     elif _diagonal(g):
@@ -173,20 +194,25 @@ def _gradient_latex(r: CheckResult, g: Gradient) -> list[str]:
         head = (f"∂f/∂{g.name}: Jacobian {dims} as a block matrix: block (i,j) is "
                 f"∂f[i,j]/∂{g.name}, {fmt(g.shape)}")
         d = rf"\frac{{\partial f}}{{\partial {w}}}"
-    exact = _float_cells(g.exact) if g.exact_values is None else _exact_cells(g.exact_values,
-                                                                              g.exact.shape)
     out = [_comment(head)]
     if g.closed_form is not None:
         cf = g.closed_form
         out += [_comment(f"closed form: {cf}"),
                 f"% {d} = {cf.latex}" if cf.form != "vjp" else
                 rf"% \partial \langle {cf.cotangent}, f\rangle / \partial {w} = {cf.latex}"]
-    out += ["% exact", *_equation(d, _show(g, exact))]
+    if "exact" in omitted:
+        out.append(_comment(f"exact: {dims} entries, more than {LISTED}: not listed"))
+    else:
+        exact = _float_cells(g.exact) if g.exact_values is None else _exact_cells(
+            g.exact_values, shape)
+        out += ["% exact", *_equation(d, _show(g, exact))]
     how = ", ".join(_METHOD_NAMES.get(m, m) for m in g.methods)
-    if g.numeric is not None:
-        out.append(_comment(f"numeric: {how}, {g.evaluations} evaluations"))
-        out += _equation(rf"\left({d}\right)_{{\text{{numeric}}}}",
-                         _show(g, _float_cells(g.numeric)))
+    if g.held("numeric") is not None:
+        out.append(_comment(f"numeric: {how}, {g.evaluations} evaluations"
+                            + (": not listed" if "numeric" in omitted else "")))
+        if "numeric" not in omitted and g.numeric is not None:
+            out += _equation(rf"\left({d}\right)_{{\text{{numeric}}}}",
+                             _show(g, _float_cells(g.numeric)))
     else:
         assert g.directions is not None
         k = len(g.directions.exact)
@@ -201,9 +227,11 @@ def _gradient_latex(r: CheckResult, g: Gradient) -> list[str]:
                             f"{g.evaluations} evaluations): {agree}"))
     if g.claimed is not None:
         title = f"claimed: {g.claim_text}" if g.claim_text else "claimed"
-        out.append(_comment(f"{title} ({g.claim_form})"))
-        out += _equation(rf"\left({d}\right)_{{\text{{claimed}}}}",
-                         _show(g, _float_cells(g.claimed)))
+        out.append(_comment(f"{title} ({g.claim_form})"
+                            + (": not listed" if "claimed" in omitted else "")))
+        if "claimed" not in omitted:
+            out += _equation(rf"\left({d}\right)_{{\text{{claimed}}}}",
+                             _show(g, _float_cells(g.claimed)))
     if g.undefined:
         out.append(_comment(f"not differentiable at this point at {_entries(len(g.undefined))} "
                             f"(not judged): {_labels([u.index for u in g.undefined], g.name)}"))

@@ -1,7 +1,9 @@
-"""The LaTeX report (export.latex): bmatrix blocks for notes; JSON is tested in test_report."""
+"""The LaTeX report (export.latex): bmatrix blocks for notes; JSON is tested in test_report
+(and here, arrays too large to list)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -10,7 +12,9 @@ import sympy
 
 import gradcheck
 from conftest import SEED_AT
+from gradcheck import export
 from gradcheck.export import _tex_exact, _tex_float, latex
+from gradcheck.sparse import Sparse
 
 F = "(x·y+z)·A+z"
 BMATRIX = re.compile(r"\\begin\{bmatrix\} (.*?) \\end\{bmatrix\}")
@@ -195,3 +199,32 @@ def test_variable_names_are_typeset():
     text = latex(r)
     assert r"\frac{\partial f}{\partial W_{1}} = \begin{bmatrix} 2 \end{bmatrix}" in text
     assert r"\frac{\partial f}{\partial \theta} = \begin{bmatrix} 1 \end{bmatrix}" in text
+
+
+def test_arrays_too_large_to_list_are_left_out_of_json_and_latex():
+    """∂(X@Y)/∂X for 33×33 matrices has 1185921 entries, more than LISTED:
+    JSON gives null and names them; the arrays stay stored, not made dense."""
+    rng = np.random.default_rng(0)
+    r = gradcheck.check("X@Y", at={"X": rng.standard_normal((33, 33)),
+                                   "Y": rng.standard_normal((33, 33))})
+    assert r["X"].held("exact").size == 33**4 > export.LISTED
+    d = export.as_dict(r)
+    for g in d["gradients"]:
+        assert g["omitted"] == ["exact", "numeric", "numeric_error"]
+        assert g["exact"] is g["numeric"] is g["numeric_error"] is None
+        assert g["layout"] == "jacobian" and g["passed"] is True
+    assert len(json.dumps(d)) < 200_000  # the point is listed; the Jacobians are not
+    tex = export.latex(r)
+    assert "% exact: 33×33×33×33 entries, more than 1048576: not listed" in tex
+    assert "evaluations: not listed" in tex and r"\begin{bmatrix}" not in tex
+    assert all(isinstance(r[n].held("exact"), Sparse) for n in "XY")
+
+
+def test_a_claim_too_large_to_list_is_left_out(monkeypatch):
+    monkeypatch.setattr(export, "LISTED", 4)
+    r = gradcheck.check("sum(z * z)", at={"z": [[1, 2, 3]]}, expect="2*z")
+    assert export.as_dict(r)["gradients"][0]["omitted"] == []  # 3 entries: listed
+    monkeypatch.setattr(export, "LISTED", 2)
+    g = export.as_dict(r)["gradients"][0]
+    assert g["omitted"] == ["exact", "numeric", "numeric_error", "claimed"]
+    assert g["claimed"] is None and g["max_claim_error"] == 0.0
