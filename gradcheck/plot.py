@@ -39,6 +39,7 @@ __all__ = ["check_path", "panels", "plot"]
 HINT = "pip install 'gradcheck[plot]'"
 _TICKS = 12  # entries labelled by name along an axis; beyond, matplotlib's numbers
 _TITLE = 80  # characters of the expression shown in the figure's title
+DRAWN = 2**20  # entries a heatmap may have: more than a figure has pixels to show them
 
 
 def _matplotlib() -> tuple[Any, Any]:
@@ -81,6 +82,12 @@ def plot(result: CheckResult, path: str | os.PathLike[str] | None = None) -> Fig
     """
     figure_class, canvas = _matplotlib()
     target = check_path(path) if path is not None else None
+    for g in result.gradients:
+        size = g.held("exact").size
+        if size > DRAWN:
+            raise OptionError(f"∂f/∂{g.name} has {size} entries, too many to draw: a plot "
+                              f"shows at most {DRAWN}, one pixel each",
+                              hint="plot a smaller case; the report covers every entry")
     rows = [_panels(g) for g in result.gradients]
     ncols = max(len(r) for r in rows)
     fig: Figure = figure_class(figsize=(3.8 * ncols, 3.4 * len(rows) + 0.4), layout="constrained")

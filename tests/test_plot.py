@@ -188,3 +188,15 @@ def test_matplotlib_is_imported_only_for_plot():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=root, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@needs_matplotlib
+def test_a_jacobian_too_large_to_draw_exits_2_after_the_report(runner, tmp_path):
+    """∂(X@Y)/∂X for 33×33 matrices has 1185921 entries: more than a figure
+    has pixels. The check and its report stand; the plot is refused."""
+    path = tmp_path / "big.png"
+    result = run(runner, "X@Y", "--let", "X=33x33", "--let", "Y=33x33", "--plot", str(path))
+    assert result.exit_code == 2 and result.output.count("Error:") == 1
+    assert "∂f/∂X has 1185921 entries, too many to draw" in result.output
+    assert "PASS: exact and numeric agree on all 2371842 entries" in result.output
+    assert not path.exists() and "Traceback" not in result.output
