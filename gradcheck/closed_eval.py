@@ -134,14 +134,15 @@ def evaluate(tree: Node, values: Mapping[str, Value]) -> np.ndarray:
     return np.array(np.broadcast_to(value, tree.shape or (1, 1)))
 
 
-def rounding(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
+def rounding(tree: Node, env: Mapping[str, np.ndarray], conditioned: bool = True) -> np.ndarray:
     """A bound on the rounding error of evaluating ``tree`` in float64 at
     ``env`` (arrays by name), entry by entry: the running bounds of
-    :class:`_Bounded` (0 where they are not finite)."""
+    :class:`_Bounded` (0 where they are not finite). Without
+    ``conditioned``, inv, det and logdet leave out their condition number."""
     try:
         with np.errstate(all="ignore"):
             _, bound = _Bounded({n: np.asarray(v, dtype=np.float64) for n, v in env.items()},
-                                None).value(tree)
+                                None, conditioned).value(tree)
     except np.linalg.LinAlgError:  # a singular matrix: the evaluation itself says so
         return np.zeros(tree.shape or (1, 1))
     out: np.ndarray = np.where(np.isfinite(bound), bound, 0.0)
@@ -412,10 +413,13 @@ Pair = tuple[np.ndarray, np.ndarray]  # a value and a bound on its error
 
 
 class _Bounded:
-    """Evaluation in float64, each value with a bound on its error."""
+    """Evaluation in float64, each value with a bound on its error; with
+    ``conditioned`` False, inv, det and logdet leave out their condition
+    number (for callers that scale by it themselves)."""
 
-    def __init__(self, env: Mapping[str, np.ndarray], g: np.ndarray | None) -> None:
-        self.env, self.g = env, g
+    def __init__(self, env: Mapping[str, np.ndarray], g: np.ndarray | None,
+                 conditioned: bool = True) -> None:
+        self.env, self.g, self.conditioned = env, g, conditioned
         self.memo: dict[int, Pair] = {}
 
     def value(self, node: Node) -> Pair:
@@ -442,6 +446,8 @@ class _Bounded:
             return np.asarray(op.num(*sizes), dtype=np.float64), zero
         args = [self.value(x) for x in node.args]
         with np.errstate(all="ignore"):
+            if node.op in _LU and not self.conditioned:
+                return _lu(node.op, conditioned=False)(*args)
             out: Pair = _BOUNDED[node.op](*args)
         return out
 
@@ -519,14 +525,17 @@ def _power(a: Pair, b: Pair) -> Pair:
     return v, e
 
 
-def _lu(name: str) -> Callable[[Pair], Pair]:
+_LU = ("det", "logdet", "inv")
+
+
+def _lu(name: str, conditioned: bool = True) -> Callable[[Pair], Pair]:
     """det, logdet, inv: a backward-stable LU's n·u·κ, and the input's error
     carried to first order (doubled)."""
 
     def f(a: Pair) -> Pair:
         x, ex = a[0], np.broadcast_to(a[1], a[0].shape)
         n = x.shape[-1]
-        kappa = float(np.linalg.cond(x))
+        kappa = float(np.linalg.cond(x)) if conditioned else 1.0
         inv = np.linalg.inv(x)
         if name == "inv":
             e = 2 * np.abs(inv) @ ex @ np.abs(inv) + 4 * n * U * kappa * np.abs(inv).max()

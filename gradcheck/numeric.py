@@ -83,7 +83,11 @@ class Estimate:
 
 
 class _Crossed(Exception):
-    """The stencil crossed a kink (internal)."""
+    """The stencil crossed a kink, or a pole (``pole``) (internal)."""
+
+    def __init__(self, pole: bool = False) -> None:
+        super().__init__()
+        self.pole = pole
 
 
 def resolve_method(tree: Node, method: str) -> str:
@@ -180,8 +184,9 @@ def _confirmed(probe: _Probe, found: _Assembly, method: str = "complex") -> bool
 
 def _rounding(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
     """The rounding error of one evaluation of f at the point, entry by entry
-    (f(w0 + t·h·d) is assumed no worse: the step is small)."""
-    return closed_eval.rounding(tree, env)
+    (f(w0 + t·h·d) is assumed no worse: the step is small). The condition
+    of inv, det and logdet is left out: the amplification scales by it."""
+    return closed_eval.rounding(tree, env, conditioned=False)
 
 
 def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:
@@ -305,6 +310,8 @@ class _Probe:
                  tree: Node | None, amplification: float, rounding: Any = 0.0) -> None:
         self.fn, self.tree, self.w0, self.f0 = fn, tree, w0, f0
         self.signs0 = _signs(trace0.kinks)
+        self.poles = np.concatenate([np.full(k.offset.size, not k.is_kink)
+                                     for k in trace0.kinks]) if trace0.kinks else np.zeros(0, bool)
         self.calls = 1
         # Rounding bounds assume each evaluation good to a few eps of its
         # size, times this: the condition of ill-conditioned operations ...
@@ -568,7 +575,11 @@ def _real(probe: _Probe, d: np.ndarray, stencil: Stencil) -> Column:
             try:
                 col = _apply(probe, d, s, h * s.base / stencil.base)
                 break
-            except (OutOfDomain, _Crossed) as e:
+            except _Crossed as e:
+                problem = e
+                if e.pole:  # f blows up within the step: no side of it is any better
+                    break
+            except OutOfDomain as e:
                 problem = e
         h /= 16
         if col is None:
@@ -578,7 +589,10 @@ def _real(probe: _Probe, d: np.ndarray, stencil: Stencil) -> Column:
             agree = np.abs(value - last[0]) <= error + last[1]
             tighter = error <= last[1]
             cand_value = np.where(tighter, value, last[0])
-            cand_error = np.where(tighter, error, last[1])
+            # At least the two estimates' difference: a bound of a step too
+            # large for its stencil need not hold, and agreement with a
+            # loose neighbour does not confirm it to better than that.
+            cand_error = np.maximum(np.where(tighter, error, last[1]), np.abs(value - last[0]))
             better = agree & (cand_error < best_error)
             if better.any():
                 best_value = np.where(better, cand_value, best_value)
@@ -614,7 +628,7 @@ def _apply(probe: _Probe, d: np.ndarray, s: Stencil, h: float,
             continue
         out, signs, _ = probe(d, t * h)
         if not _same_side(probe.signs0, signs, allow_zero):
-            raise _Crossed()
+            raise _Crossed(bool((probe.poles & (signs != probe.signs0)).any()))
         outs.append(out)
     # The coefficients sum to zero, so differences to f0 give the same value
     # without the rounding of the coefficients' sum times f0.
