@@ -134,15 +134,16 @@ def evaluate(tree: Node, values: Mapping[str, Value]) -> np.ndarray:
     return np.array(np.broadcast_to(value, tree.shape or (1, 1)))
 
 
-def rounding(tree: Node, env: Mapping[str, np.ndarray], conditioned: bool = True) -> np.ndarray:
+def rounding(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
     """A bound on the rounding error of evaluating ``tree`` in float64 at
     ``env`` (arrays by name), entry by entry: the running bounds of
-    :class:`_Bounded` (0 where they are not finite). Without
-    ``conditioned``, inv, det and logdet leave out their condition number."""
+    :class:`_Bounded` (0 where they are not finite), but with inv, det and
+    logdet leaving out their condition number, which the numeric engine
+    scales its bounds by itself (its amplification)."""
     try:
         with np.errstate(all="ignore"):
             _, bound = _Bounded({n: np.asarray(v, dtype=np.float64) for n, v in env.items()},
-                                None, conditioned).value(tree)
+                                None, conditioned=False).value(tree)
     except np.linalg.LinAlgError:  # a singular matrix: the evaluation itself says so
         return np.zeros(tree.shape or (1, 1))
     out: np.ndarray = np.where(np.isfinite(bound), bound, 0.0)

@@ -186,7 +186,7 @@ def _rounding(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
     """The rounding error of one evaluation of f at the point, entry by entry
     (f(w0 + t·h·d) is assumed no worse: the step is small). The condition
     of inv, det and logdet is left out: the amplification scales by it."""
-    return closed_eval.rounding(tree, env, conditioned=False)
+    return closed_eval.rounding(tree, env)
 
 
 def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:
@@ -628,7 +628,8 @@ def _apply(probe: _Probe, d: np.ndarray, s: Stencil, h: float,
             continue
         out, signs, _ = probe(d, t * h)
         if not _same_side(probe.signs0, signs, allow_zero):
-            raise _Crossed(bool((probe.poles & (signs != probe.signs0)).any()))
+            raise _Crossed(signs.shape == probe.signs0.shape
+                           and bool((probe.poles & (signs != probe.signs0)).any()))
         outs.append(out)
     # The coefficients sum to zero, so differences to f0 give the same value
     # without the rounding of the coefficients' sum times f0.

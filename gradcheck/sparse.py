@@ -5,9 +5,9 @@ Where :mod:`gradcheck.structure` groups the entries of w, both engines
 confirm that every entry outside the dependence pattern is exactly 0
 (each checks the values it computed). Only the pattern's entries are then
 stored and compared: for F = X@Y with X, Y n×n that is n³ of ∂F/∂X's n⁴
-entries. :class:`Sparse` holds them; :class:`Dense` is a dataclass field
-that stores either an array or a Sparse and gives an array when read, built
-the first time.
+entries. :class:`Sparse` holds them; :class:`Dense` is an attribute that
+stores either an array or a Sparse and gives an array when read, built the
+first time.
 
 >>> s = Sparse((2, 2), np.array([0, 0]), np.array([1, 2]), np.array([5.0, 7.0]))
 >>> s.dense().tolist()
@@ -30,7 +30,7 @@ __all__ = ["Dense", "Sparse"]
 class Sparse:
     """An array of gradcheck's layout ``shape`` read as a grid of (f's
     entries) × (w's entries), or one row for a gradient: ``values[k]`` at
-    grid row ``rows[k]``, column ``cols[k]``, 0 everywhere else."""
+    grid row ``rows[k]`` (ascending), column ``cols[k]``, 0 everywhere else."""
 
     shape: tuple[int, ...]
     rows: np.ndarray
