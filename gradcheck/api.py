@@ -40,7 +40,7 @@ from .report import label
 from .result import CheckResult, ClosedForm, Directions, Gradient
 from .shapes import Typed, infer
 from .sparse import Sparse, dense
-from .tree import Node, children, render, walk
+from .tree import render, tree_size, walk
 
 __all__ = ["ATOL", "ENGINES", "RTOL", "assert_gradient", "check", "derivative", "jacobian"]
 
@@ -461,29 +461,10 @@ CLOSED_FORM_SHOWN = 20_000
 
 def _shown(closed: closed_form.Derivative | None) -> ClosedForm | None:
     """The closed form as text and LaTeX for the report, unless too large to print."""
-    if closed is None or _tree_size(closed.expression) > CLOSED_FORM_SHOWN:
+    if closed is None or tree_size(closed.expression) > CLOSED_FORM_SHOWN:
         return None
     return ClosedForm(render(closed.expression), closed_form.latex(closed.expression),
                       closed.form, closed.cotangent)
-
-
-def _tree_size(node: Node) -> int:
-    """Nodes of a tree, a shared subtree counted each time it occurs; each
-    distinct node is visited once, without recursion."""
-    sizes: dict[int, int] = {}
-    stack = [node]
-    while stack:
-        n = stack[-1]
-        if id(n) in sizes:
-            stack.pop()
-            continue
-        todo = [c for c in children(n) if id(c) not in sizes]
-        if todo:
-            stack.extend(todo)
-            continue
-        stack.pop()
-        sizes[id(n)] = 1 + sum(sizes[id(c)] for c in children(n))
-    return sizes[id(node)]
 
 
 def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,

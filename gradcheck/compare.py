@@ -344,9 +344,5 @@ def bound_name(terms: np.ndarray, idx: tuple[int, ...]) -> str:
     return ("atol", "rtol", "scale", "fd", "exact")[int(np.argmax(at_entry))]
 
 
-def _ints(idx: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(int(i) for i in idx)
-
-
 def _max(a: np.ndarray) -> float:
     return float(np.max(a)) if a.size else 0.0

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -110,11 +111,9 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
         OutOfDomain: the point is outside the domain, or every step tried
             leaves it.
     """
-    w0 = np.asarray(env[wrt], dtype=np.float64)
     method = resolve_method(tree, method)
-    fn = _tree_function(tree, env, wrt)
     est = None
-    probe, on_kink = _start(fn, w0, tree, _amplification(tree, env), _rounding(tree, env))
+    probe, on_kink = _probe(tree, env, wrt)
     sparse = sparse and probe.f0.size > 1
     if not on_kink:  # at a kink: one entry at a time, both sides (see _at_kink)
         est = (_complex_all(probe, tree, env, wrt, sparse) if method == "complex"
@@ -182,11 +181,12 @@ def _confirmed(probe: _Probe, found: _Assembly, method: str = "complex") -> bool
     return bool(np.all(np.abs(jv - along.ravel()) <= bound.ravel() + slack))
 
 
-def _rounding(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
-    """The rounding error of one evaluation of f at the point, entry by entry
-    (f(w0 + t·h·d) is assumed no worse: the step is small). The condition
-    of inv, det and logdet is left out: the amplification scales by it."""
-    return closed_eval.rounding(tree, env)
+def _probe(tree: Node, env: Mapping[str, np.ndarray], wrt: str) -> tuple[_Probe, list[Kink]]:
+    """A probe of f at the point ``env`` along entries of ``wrt``, and the
+    kinks that sit exactly there. Its rounding (see :class:`_Probe`) is
+    computed when a real stencil first asks for it."""
+    return _start(_tree_function(tree, env, wrt), np.asarray(env[wrt], dtype=np.float64), tree,
+                  _amplification(tree, env), lambda: closed_eval.rounding(tree, env))
 
 
 def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:
@@ -195,7 +195,7 @@ def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:
 
 
 def _start(fn: Function, w0: np.ndarray, tree: Node | None, amplification: float = 1.0,
-           rounding: Any = 0.0) -> tuple[_Probe, list[Kink]]:
+           rounding: Callable[[], Any] | None = None) -> tuple[_Probe, list[Kink]]:
     """A probe at w0, and the kinks that sit exactly at w0."""
     f0, trace0 = fn(w0)
     on_kink = [k for k in trace0.kinks if k.is_kink and (k.offset == 0).any()]
@@ -280,9 +280,7 @@ def directional(tree: Node, wrt: str, env: Mapping[str, np.ndarray], directions:
     each here (not on a kink whose one-sided derivatives differ), and the
     evaluations spent."""
     method = resolve_method(tree, method)
-    w0 = np.asarray(env[wrt], dtype=np.float64)
-    probe, on_kink = _start(_tree_function(tree, env, wrt), w0, tree,
-                            _amplification(tree, env), _rounding(tree, env))
+    probe, on_kink = _probe(tree, env, wrt)
     values, errors, defined = [], [], []
     for d in np.asarray(directions, dtype=np.float64):
         jumps: list[Jump] = []
@@ -307,7 +305,8 @@ class _Probe:
     counting evaluations and recording which side of each kink it is on."""
 
     def __init__(self, fn: Function, w0: np.ndarray, f0: np.ndarray, trace0: Trace,
-                 tree: Node | None, amplification: float, rounding: Any = 0.0) -> None:
+                 tree: Node | None, amplification: float,
+                 rounding: Callable[[], Any] | None = None) -> None:
         self.fn, self.tree, self.w0, self.f0 = fn, tree, w0, f0
         self.signs0 = _signs(trace0.kinks)
         self.poles = np.concatenate([np.full(k.offset.size, not k.is_kink)
@@ -318,7 +317,11 @@ class _Probe:
         self.amplification = amplification
         # ... and to ``rounding`` (entry by entry): where f is known, its own
         # rounding, which a cancelling sum makes far larger than eps·|f|.
-        self.rounding = rounding
+        self._rounding = rounding
+
+    @cached_property
+    def rounding(self) -> Any:
+        return 0.0 if self._rounding is None else self._rounding()
 
     def __call__(self, d: np.ndarray, t: complex) -> tuple[np.ndarray, np.ndarray, Trace]:
         self.calls += 1

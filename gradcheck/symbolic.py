@@ -32,7 +32,7 @@ import sympy
 from . import ops
 from .errors import LimitError
 from .limits import current, hint
-from .tree import Call, Matrix, Node, Num, Shape, Var, render
+from .tree import Call, Matrix, Node, Num, Shape, Var, render, tree_size
 
 __all__ = ["MAX_EXACT_EXPONENT", "SYMPY_MATRIX", "Terms", "build", "entries", "evaluate",
            "from_fractions", "is_elementwise", "jacobian", "symbols", "to_float"]
@@ -69,23 +69,7 @@ class Terms:
         """Operations in one expression, counted as a tree (without recursion)."""
         if not expr.args:  # a symbol or a number: most entries, counted fast
             return 0
-        seen = self._seen
-        if id(expr) in seen:
-            return seen[id(expr)][1]
-        stack = [expr]
-        while stack:
-            e = stack[-1]
-            if id(e) in seen:
-                stack.pop()
-                continue
-            args = e.args
-            todo = [a for a in args if id(a) not in seen]
-            if todo:
-                stack.extend(todo)
-                continue
-            stack.pop()
-            seen[id(e)] = (e, 1 + sum(seen[id(a)][1] for a in args) if args else 0)
-        return seen[id(expr)][1]
+        return tree_size(expr, lambda e: e.args, lambda e: 1 if e.args else 0, self._seen)
 
     def check(self, m: sympy.MatrixBase, node: Node) -> sympy.MatrixBase:
         """``m``, the matrix of ``node``, if its entries have at most ``limit`` terms."""

@@ -12,14 +12,15 @@ not take part in equality, so ``parse(render(t)) == t``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Union
+from typing import Any, Union
 
 from . import ops
 
 __all__ = ["Call", "Matrix", "Node", "Num", "Shape", "Span", "Var", "distinct", "render",
-           "variables", "walk"]
+           "tree_size", "variables", "walk"]
 
 Shape = tuple[int, int]
 Span = tuple[int, int]  # 0-based [start, end) offsets into the source text
@@ -101,6 +102,37 @@ def distinct(node: Node) -> list[Node]:
             out.append(n)
             stack.extend(children(n))
     return out
+
+
+def tree_size(root: Any, kids: Callable[[Any], Sequence[Any]] = children,
+              own: Callable[[Any], int] = lambda n: 1,
+              memo: dict[int, tuple[Any, int]] | None = None) -> int:
+    """Σ own(n) over the nodes of ``root`` counted as a tree (a shared subtree
+    each time it occurs), each distinct node visited once, without
+    recursion. ``kids`` gives a node's children: our trees by default, or
+    any other (SymPy's ``args``). A ``memo`` kept by the caller (id → (node,
+    size): the node kept so that its id stays its own) carries sizes from
+    one call to the next.
+
+    >>> from gradcheck.parser import parse
+    >>> tree_size(parse("sin(x) + sin(x)"))
+    5
+    """
+    memo = {} if memo is None else memo
+    stack = [root]
+    while stack:
+        n = stack[-1]
+        if id(n) in memo:
+            stack.pop()
+            continue
+        below = kids(n)
+        todo = [k for k in below if id(k) not in memo]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        memo[id(n)] = (n, own(n) + sum(memo[id(k)][1] for k in below))
+    return memo[id(root)][1]
 
 
 def variables(node: Node) -> list[str]:

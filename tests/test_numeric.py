@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import dyadic
 from gradcheck import numeric
 from gradcheck.evaluate import OutOfDomain, evaluate
 from gradcheck.parser import parse
@@ -165,15 +166,12 @@ def test_complex_step_is_exact_to_rounding_for_smooth_functions(x):
 ])
 def test_stacked_complex_step_gives_the_numbers_of_one_entry_at_a_time(text, shapes):
     typed = infer(parse(text), shapes)
-    rng = np.random.default_rng(1)
-    env = {n: rng.integers(-512, 512, size=s) / 256 + 3 * np.eye(*s) for n, s in shapes.items()}
+    env = dyadic(shapes, 1)
     for name in shapes:
-        fn = numeric._tree_function(typed.tree, env, name)
-        amplification = numeric._amplification(typed.tree, env)
-        probe = numeric._start(fn, env[name], typed.tree, amplification)[0]
+        probe = numeric._probe(typed.tree, env, name)[0]
         stacked = numeric._complex_stacked(probe, 5)
-        single = numeric.jacobian_of(fn, env[name], "complex", tree=typed.tree,
-                                     amplification=amplification)
+        single = numeric.jacobian_of(probe.fn, env[name], "complex", tree=typed.tree,
+                                     amplification=probe.amplification)
         assert np.array_equal(stacked.value, single.value)
         assert np.array_equal(stacked.error, single.error)
         assert stacked.evaluations == single.evaluations

@@ -9,6 +9,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import gradcheck
+from conftest import dyadic
 from gradcheck import closed_eval, closed_form, numeric
 from gradcheck.compare import compare, compare_stored
 from gradcheck.parser import parse
@@ -18,17 +19,12 @@ from gradcheck.sparse import Sparse
 from gradcheck.strategies import SMOOTH_OPS, expressions
 
 
-def _at(shapes, seed=0):
-    rng = np.random.default_rng(seed)
-    return {n: rng.integers(-512, 512, size=s) / 256 + 3 * np.eye(*s) for n, s in shapes.items()}
-
-
 def _held(g):
     return {f: g.held(f) for f in ("exact", "numeric", "numeric_error", "exact_error")}
 
 
 def test_a_matrix_product_keeps_only_the_entries_that_may_be_nonzero():
-    at = _at({"X": (6, 5), "Y": (5, 7)})
+    at = dyadic({"X": (6, 5), "Y": (5, 7)}, 0)
     r = gradcheck.check("X@Y", at=at, engine="closed")
     g = r["X"]
     held = _held(g)
@@ -72,26 +68,26 @@ def _same_as_dense(text, shapes, at):
     ("sigmoid(x)*2+x", {"x": (3, 4)}),
 ])
 def test_stored_and_dense_give_the_same_arrays_and_verdict(text, shapes):
-    assert _same_as_dense(text, shapes, _at(shapes)) >= 1
+    assert _same_as_dense(text, shapes, dyadic(shapes, 0)) >= 1
 
 
 @settings(deadline=None, max_examples=40)
 @given(expressions(ops=SMOOTH_OPS, max_depth=3, max_side=3, max_variables=2),
        st.integers(0, 2**16))
 def test_generated_expressions_stored_equal_dense(e, seed):
-    event(f"stored: {_same_as_dense(e.text, e.shapes, _at(e.shapes, seed)) > 0}")
+    event(f"stored: {_same_as_dense(e.text, e.shapes, dyadic(e.shapes, seed)) > 0}")
 
 
 def test_a_claim_keeps_the_arrays_dense():
     """A claim is judged on every entry (it may be wrong off the pattern)."""
-    at = _at({"x": (2, 3)})
+    at = dyadic({"x": (2, 3)}, 0)
     r = gradcheck.check("sigmoid(x)*2+x", at=at, engine="closed",
                         expect="2*sigmoid(x)*(1-sigmoid(x)) + 1")
     assert r.passed and isinstance(r["x"].held("exact"), np.ndarray)
 
 
 def test_the_report_does_not_make_arrays():
-    r = gradcheck.check("X@Y", at=_at({"X": (12, 12), "Y": (12, 12)}), engine="closed")
+    r = gradcheck.check("X@Y", at=dyadic({"X": (12, 12), "Y": (12, 12)}, 0), engine="closed")
     text = str(r)
     assert "PASS: exact and numeric agree on all 41472 entries" in text
     assert "Jacobian 12×12×12×12" in text

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from conftest import dyadic
 from gradcheck import closed_eval, closed_form, numeric, structure
 from gradcheck.parser import parse
 from gradcheck.points import to_value
@@ -51,12 +52,6 @@ def test_a_variable_f_does_not_depend_on_has_no_groups():
     assert structure.columns(typed("x*2", {"x": (2, 2), "y": (2, 2)}), "y") is None
 
 
-def _point(e, seed):
-    rng = np.random.default_rng(seed)
-    return {n: rng.integers(-512, 512, size=s) / 256 + 3 * np.eye(*s)
-            for n, s in e.shapes.items()}
-
-
 @settings(deadline=None, max_examples=40)
 @given(expressions(ops=SMOOTH_OPS, max_depth=3, max_side=3, max_variables=2),
        st.integers(0, 2**16))
@@ -65,21 +60,18 @@ def test_structure_holds_every_dependence_and_groups_change_no_number(e, seed):
     so (it is a superset); the groups give the same Jacobian within both
     bounds, in far fewer evaluations, and never fall back."""
     tree = typed(e.text, e.shapes)
-    env = _point(e, seed)
+    env = dyadic(e.shapes, seed)
     for name in e.shapes:
         g = structure.columns(tree, name)
         event(f"groups: {g.name if g else None}")
         if g is None:
             continue
-        fn = numeric._tree_function(tree, env, name)
-        amplification = numeric._amplification(tree, env)
-        single = numeric._complex_stacked(numeric._start(fn, env[name], tree, amplification)[0],
-                                          1000)
+        single = numeric._complex_stacked(numeric._probe(tree, env, name)[0], 1000)
         m = single.value.size // env[name].size
         nonzero = single.value.reshape(m, -1) != 0
         out, entry = np.nonzero(nonzero)
         assert (g.depends[out, g.color[entry]] == g.member[entry]).all()
-        probe = numeric._start(fn, env[name], tree, amplification)[0]
+        probe = numeric._probe(tree, env, name)[0]
         found = numeric._complex_grouped(probe, 1000, g)
         assert found is not None and probe.calls == 1 + 2 * g.count
         assert numeric._confirmed(probe, found)
@@ -97,7 +89,7 @@ def test_structure_holds_every_dependence_and_groups_change_no_number(e, seed):
                    max_depth=3, max_side=3, max_variables=2), st.integers(0, 2**16))
 def test_exact_rows_by_groups_equal_rows_one_at_a_time(e, seed):
     tree = typed(e.text, e.shapes)
-    values = {n: to_value(v.tolist()) for n, v in _point(e, seed).items()}
+    values = {n: to_value(v.tolist()) for n, v in dyadic(e.shapes, seed).items()}
     for name in e.shapes:
         d = closed_form.derive(tree, name)
         found = structure.columns(tree, name)

@@ -17,9 +17,7 @@ from gradcheck.strategies import SMOOTH_OPS, expressions
 def _both(text, shapes, env):
     tree = infer(parse(text), shapes).tree
     for name in shapes:
-        fn = numeric._tree_function(tree, env, name)
-        amplification = numeric._amplification(tree, env)
-        full = numeric._complex_stacked(numeric._start(fn, env[name], tree, amplification)[0], 7)
+        full = numeric._complex_stacked(numeric._probe(tree, env, name)[0], 7)
         used = []
 
         def local(entries, h, name=name, used=used):
@@ -27,7 +25,7 @@ def _both(text, shapes, env):
             used.append(out is not None)
             return out
 
-        probe = numeric._start(fn, env[name], tree, amplification)[0]
+        probe = numeric._probe(tree, env, name)[0]
         yield name, full, numeric._complex_stacked(probe, 7, local), used
 
 
