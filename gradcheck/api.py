@@ -120,7 +120,10 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
             ShapeError, NameLookupError, DomainError, ClaimError,
             OptionError or LimitError, each naming the problem and the fix).
     """
-    with Limits(max_length, max_depth, max_entries, max_terms).applied():
+    # Overflow and the like become inf and NaN, which the engines and bounds
+    # handle (a bound that is not a number is no verdict): no warnings escape.
+    with Limits(max_length, max_depth, max_entries, max_terms).applied(), \
+            np.errstate(all="ignore"):
         return _check(expr, wrt, at, shapes, expect, atol, rtol, seed, method, directions,
                       timeout, engine)
 
@@ -372,7 +375,9 @@ def _truth(problem: _Problem, name: str, engine: str, sparse: bool = False) -> _
         return _Truth(j.value, j.error, values, None, closed.form == "elementwise",
                       "closed form", j.exactness, closed)
     values, jac = _exact(problem, name)
-    return _Truth(symbolic.to_float(values), None, values, jac,
+    floats, errors = symbolic.certified(values)
+    return _Truth(floats, errors if errors.any() or np.isnan(errors).any() else None, values,
+                  jac,
                   symbolic.is_elementwise(jac, problem.typed.shape, problem.values[name].shape),
                   "sympy", "exact", closed)
 
@@ -399,15 +404,31 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
     exact, elementwise = truth.value, truth.elementwise
     _finite(exact, name, "the exact derivative", DomainError,
             "choose a point where the derivative is within float64's range")
-    claimed = form = None
+    claimed = form = claim_error = None
+    claim_floor: Any = None
+    closed = truth.closed
     if claim is not None:
         with budget.section("the claimed derivative"):
-            raw = claims.evaluate(claim, problem.values)
-        claimed, form = claims.layout(raw, f_shape=typed.shape, w_shape=w_shape,
-                                      elementwise=elementwise, name=name)
+            raw, raw_error = claims.evaluate_bounded(claim, problem.values)
+        def shape(a: np.ndarray) -> tuple[np.ndarray, str]:
+            return claims.layout(a, f_shape=typed.shape, w_shape=w_shape,
+                                 elementwise=elementwise, name=name)
+
+        claimed, form = shape(raw)
         _finite(claimed, name, "the claimed derivative", ClaimError,
                 "a claim must be finite everywhere")
-    closed = truth.closed
+        if raw_error is not None:
+            claim_error = shape(np.broadcast_to(raw_error, raw.shape))[0]
+        if isinstance(claim, str):
+            claim_floor = 0.0  # evaluated exactly, or within its own bound
+        elif closed is not None:
+            # A claim computed in float64 (an array, a backward pass) may be off by
+            # the rounding a float64 evaluation of the derivative makes, entry by entry.
+            with budget.section("the rounding of the derivative in float64"):
+                claim_floor = CLAIM_ROUNDING * closed_eval.rounding_bound(closed,
+                                                                          problem.values)
+            if claim_floor.shape != claimed.shape:
+                claim_floor = shape(claim_floor)[0]
     common = dict(name=name, shape=w_shape, exact=exact, exact_values=truth.values,
                   claimed=claimed, claim_form=form, elementwise=elementwise,
                   claim_text=claim if isinstance(claim, str) else None, engine=truth.engine,
@@ -416,11 +437,27 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
     try:
         if directions is not None:
             gradient = _by_directions(problem, name, exact, claimed, atol, rtol, method,
-                                      directions, seed, common, truth.error)
+                                      directions, seed, common, truth.error, claim_error,
+                                      claim_floor)
         else:
             est = numeric.jacobian(typed.tree, name, _env(problem), method,
                                    sparse=isinstance(exact, Sparse))
-            comparison = _compared(exact, est, claimed, truth.error, atol, rtol, name)
+            comparison = _compared(exact, est, claimed, truth.error, atol, rtol, name,
+                                   claim_error, claim_floor)
+            if method in ("auto", "complex") and "complex" in est.methods \
+                    and any(m.kind == "engines" for m in comparison.mismatches) \
+                    and problem.values[name].array.size <= SECOND_OPINION:
+                # The complex step's bound does not see rounding in the real parts
+                # that a division then magnifies ((exp(x)-1)/x at x = 1e-8): before
+                # calling the engines in disagreement, ask real stencils, whose
+                # bounds carry f's own rounding.
+                again = numeric.jacobian(typed.tree, name, _env(problem), "richardson",
+                                         sparse=isinstance(exact, Sparse))
+                second = _compared(exact, again, claimed, truth.error, atol, rtol, name,
+                                   claim_error, claim_floor)
+                if len(second.mismatches) < len(comparison.mismatches):
+                    est, comparison = dataclasses.replace(
+                        again, evaluations=est.evaluations + again.evaluations), second
             gradient = Gradient(**common, numeric=est.value, numeric_error=est.error,
                                 comparison=comparison, evaluations=est.evaluations,
                                 methods=tuple(sorted(set(est.methods.flat))),
@@ -434,7 +471,8 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
 
 
 def _compared(exact: Any, est: numeric.Estimate, claimed: Any, exact_error: Any,
-              atol: float, rtol: float, name: str) -> Comparison:
+              atol: float, rtol: float, name: str, claim_error: Any = None,
+              claim_floor: Any = None) -> Comparison:
     """Judge the engines (and the claim): on the stored entries alone where
     both engines stored the same ones (:mod:`gradcheck.sparse`)."""
     if isinstance(exact, Sparse) and isinstance(est.value, Sparse) \
@@ -449,7 +487,8 @@ def _compared(exact: Any, est: numeric.Estimate, claimed: Any, exact_error: Any,
         for u in est.undefined:
             undefined[u.index] = True
     return compare(exact, dense(est.value), dense(est.error), claimed, atol=atol, rtol=rtol,
-                   variable=name, skip=undefined, exact_error=exact_error)
+                   variable=name, skip=undefined, exact_error=exact_error,
+                   claim_error=claim_error, claim_floor=claim_floor)
 
 
 # A closed form with more nodes than this, counted as a tree, is not shown:
@@ -504,6 +543,13 @@ def _diagnosis(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
 
 
 DIAGNOSIS_TIME = 10.0  # seconds of symbolic work a diagnosis may take
+# Entries of w up to which an engines' disagreement found with the complex step
+# is looked at again with real stencils (a second opinion, see _gradient).
+SECOND_OPINION = 4096
+# A claim computed in float64 is allowed this many times the running rounding
+# bound of the closed form at each entry: another order of the same sums, or
+# another way of writing the same derivative, rounds differently.
+CLAIM_ROUNDING = 8.0
 
 
 def _difference(problem: _Problem, name: str, jac: Any, claim: str, form: str) -> str | None:
@@ -540,7 +586,8 @@ def _env(problem: _Problem) -> dict[str, np.ndarray]:
 
 def _by_directions(problem: _Problem, name: str, exact: np.ndarray, claimed: Any,
                    atol: float, rtol: float, method: str, k: int, seed: int,
-                   common: dict[str, Any], exact_error: np.ndarray | None) -> Gradient:
+                   common: dict[str, Any], exact_error: np.ndarray | None,
+                   claim_error: Any = None, claim_floor: Any = None) -> Gradient:
     """The numeric engine on K random projections uᵀJv (Rademacher u, v)."""
     f_shape, w_shape = problem.typed.shape, problem.values[name].shape
     rng = np.random.default_rng([seed, zlib.crc32(name.encode()), 1])
@@ -557,8 +604,9 @@ def _by_directions(problem: _Problem, name: str, exact: np.ndarray, claimed: Any
         error = error + np.einsum("kij,ijab,kab->k", np.abs(u),
                                   exact_error.reshape(*f_shape, *w_shape), np.abs(v))
     dirs = Directions(u, v, exact_p, numeric_p, error, scale, defined)
-    comparison = compare(exact, None, None, claimed, atol=atol, rtol=rtol, variable=name,
-                         exact_error=exact_error)
+    comparison = compare(dense(exact), None, None, claimed, atol=atol, rtol=rtol,
+                         variable=name, exact_error=dense(exact_error),
+                         claim_error=claim_error, claim_floor=claim_floor)
     bad = compare_directions(exact_p[defined], numeric_p[defined], error[defined],
                              scale[defined], atol=atol, rtol=rtol, variable=name)
     where = np.flatnonzero(defined)  # number the projections as drawn

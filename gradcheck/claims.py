@@ -28,15 +28,28 @@ from .points import Value
 from .shapes import broadcast, fmt, infer
 from .tree import Shape, walk
 
-__all__ = ["evaluate", "layout"]
+__all__ = ["evaluate", "evaluate_bounded", "layout", "real_array"]
 
 
 def evaluate(claim: Any, values: Mapping[str, Value]) -> np.ndarray:
-    """The claim's value at the point: an expression string is evaluated
-    exactly (then rounded once; for matrices of more than SYMPY_MATRIX
-    entries, with NumPy: exact fractions where affordable, else float64), a
-    callable is called with the variables as keyword arguments, an array is
-    taken as it is."""
+    """The claim's value at the point (:func:`evaluate_bounded` without the bound)."""
+    return evaluate_bounded(claim, values)[0]
+
+
+def evaluate_bounded(claim: Any, values: Mapping[str, Value]) -> tuple[np.ndarray,
+                                                                        np.ndarray | None]:
+    """The claim's value at the point, and a bound on its own error where it
+    has one (None: exact, or taken as given). An expression string is
+    evaluated exactly and certified to its last digit (for matrices of more
+    than SYMPY_MATRIX entries, with NumPy: exact fractions where
+    affordable, else float64 with a running bound, certified by ball
+    arithmetic where that bound is too wide); a callable is called with
+    the variables as keyword arguments; an array is taken as it is.
+
+    Raises:
+        ClaimError: the claim is not a real array (complex values included:
+            the derivative of a real function is real).
+    """
     if isinstance(claim, str):
         tree = parse(claim)
         try:
@@ -46,9 +59,10 @@ def evaluate(claim: Any, values: Mapping[str, Value]) -> np.ndarray:
             raise
         sizes = (n.shape[0] * n.shape[1] for n in walk(typed.tree) if n.shape is not None)
         if max(sizes, default=1) > symbolic.SYMPY_MATRIX:
-            return closed_eval.evaluate(typed.tree, values)
+            return closed_eval.evaluate_bounded(typed.tree, values)
         exact = symbolic.build(typed.tree, {n: v.exact for n, v in values.items()})
-        return symbolic.to_float(exact)
+        value, error = symbolic.certified(exact)
+        return value, (None if not error.any() and not np.isnan(error).any() else error)
     if callable(claim):
         try:
             claim = claim(**{n: v.array.copy() for n, v in values.items()})
@@ -56,10 +70,27 @@ def evaluate(claim: Any, values: Mapping[str, Value]) -> np.ndarray:
             raise ClaimError(f"the claimed derivative raised {type(e).__name__}: {e}",
                              hint="it is called with every variable as a keyword argument "
                                   f"({', '.join(values)}) and must return an array") from e
+    return real_array(claim, "the claimed derivative"), None
+
+
+def real_array(claim: Any, what: str) -> np.ndarray:
+    """A claim (or a user's gradient) as a 2-D float64 array (or 4-D, as
+    given); complex values are refused, never cut to their real part."""
+    if hasattr(claim, "detach") and hasattr(claim, "numpy"):  # a torch tensor
+        claim = claim.detach().cpu().numpy()
+    try:
+        raw = np.asarray(claim)
+    except (TypeError, ValueError):
+        raw = None
+    if raw is not None and np.iscomplexobj(raw):
+        raise ClaimError(f"{what} has complex values",
+                         detail="the derivative of a real function of real matrices is real",
+                         hint="return real values (if the imaginary parts are rounding noise, "
+                              "take .real yourself)")
     try:
         array = np.array(claim, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ClaimError(f"the claimed derivative is not a real array: {claim!r:.60}",
+        raise ClaimError(f"{what} is not a real array: {claim!r:.60}",
                          hint="give an expression string, an array or a callable") from None
     return array.reshape(1, -1) if array.ndim == 1 else array.reshape(1, 1) if \
         array.ndim == 0 else array

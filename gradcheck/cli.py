@@ -1,7 +1,9 @@
 """The command line: ``gradcheck check EXPRESSION --wrt z --let z=3x2 ...``.
 
 Parses options and prints; the logic is in :mod:`gradcheck.api`. Exit codes:
-0 everything agrees, 1 a mismatch was found, 2 the input was rejected.
+0 everything agrees, 1 a mismatch was found, 2 the input was rejected, 3 no
+verdict could be reached (every entry at a kink, or error bounds too wide to
+tell right from wrong: the report says which and why).
 The text report is coloured only on a terminal and never when NO_COLOR is
 set; ``--plot`` imports matplotlib (:mod:`gradcheck.plot`) only when given.
 """
@@ -118,7 +120,10 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
         except GradcheckError as e:
             click.echo(f"Error: {e.format_message()}", err=True)
             sys.exit(2)
-    sys.exit(0 if result.passed else 1)
+    sys.exit(EXIT[result.verdict])
+
+
+EXIT = {"pass": 0, "fail": 1, "undecided": 3}  # 2: the input was rejected
 
 
 def _progress() -> progress.TerminalBar | nullcontext[Any]:

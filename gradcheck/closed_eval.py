@@ -44,14 +44,15 @@ from typing import Any
 
 import numpy as np
 
-from . import ops, progress, structure
+from . import ball_eval, balls, ops, progress, structure
 from .closed_form import Derivative
 from .compare import bound_array, store_bound, zeros
 from .points import Value
 from .sparse import Sparse
 from .tree import Call, Matrix, Node, Num, Var, distinct
 
-__all__ = ["CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "evaluate", "jacobian", "rounding"]
+__all__ = ["BALL_WORK", "CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "evaluate",
+           "evaluate_bounded", "jacobian", "rounding", "rounding_bound"]
 
 U = 2.0**-53  # unit roundoff of float64
 ULPS = 4  # NumPy's exp, log, sin, … are assumed within this many units in the last place
@@ -104,7 +105,71 @@ def jacobian(d: Derivative, values: Mapping[str, Value], sparse: bool = False) -
     fenv = {n: values[n].array.astype(np.float64) for n in names}
     value, error = _stacked(d, lambda g: _Bounded(fenv, g).value(d.expression), np.float64,
                             groups, stored)
+    if _wide(value, error) and _ball_work(calls) * runs <= BALL_WORK \
+            and {c.op for c in calls} <= ball_eval.COVERED:
+        # The float64 bound cannot separate right from wrong: certify with balls.
+        out, err = _certified(lambda g: ball_eval.Ball(values, g).value(d.expression),
+                              lambda run: _stacked(d, run, object)[0])
+        if isinstance(value, Sparse):  # kept on the pattern the structure found
+            grid = out.reshape(value.grid)
+            return Jacobian(value.like(grid[value.rows, value.cols]), None if err is None
+                            else value.like(err.reshape(value.grid)[value.rows, value.cols]),
+                            "certified")
+        return Jacobian(out, err, "certified")
     return Jacobian(value, error, "float64")
+
+
+def rounding_bound(d: Derivative, values: Mapping[str, Value]) -> np.ndarray:
+    """A bound, entry by entry, on the rounding a float64 evaluation of the
+    derivative makes at the point (dense, gradcheck's layout): the floor
+    below which a claim computed in float64 cannot be told from the truth."""
+    calls, names, _ = _survey(d.expression, values, d.cotangent)
+    fenv = {n: values[n].array.astype(np.float64) for n in names}
+    with np.errstate(all="ignore"):
+        _, error = _stacked(d, lambda g: _Bounded(fenv, g).value(d.expression), np.float64)
+    out: np.ndarray = np.where(np.isfinite(error), error, np.inf)
+    return out
+
+
+# Python-level ball operations a certification may take (per precision).
+BALL_WORK = 400_000
+WIDE = 2.0**-40  # a float64 bound beyond this relative size is refined with balls
+
+
+def _wide(value: Any, error: Any) -> bool:
+    """Whether some entry's float64 bound is wider than WIDE·|value|."""
+    v = value.values if isinstance(value, Sparse) else value
+    e = error.values if isinstance(error, Sparse) else error
+    with np.errstate(invalid="ignore"):
+        return bool(np.any(~(np.asarray(e) <= WIDE * np.abs(v) + np.finfo(float).tiny)))
+
+
+def _ball_work(calls: list[Call]) -> int:
+    """A count of the Python-level ball operations an evaluation takes
+    (matrix functions run inside flint, far faster per operation)."""
+    total = 0
+    for c in calls:
+        rows, cols = c.shape or (1, 1)
+        inner = (c.args[0].shape or (1, 1))[1] if c.op == "matmul" else 1
+        n = (c.args[0].shape or (1, 1))[0]
+        total += rows * cols * inner + (n**3 // 16 if c.op in _LU else 0)
+    return total
+
+
+def _certified(run: Callable[[np.ndarray | None], np.ndarray],
+               assemble: Callable[[Run], np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Floats and error bounds (None when every entry converged) from an
+    evaluation with balls, repeated at rising precision until every entry
+    is certified or the precision runs out."""
+    out: np.ndarray = np.zeros(0, dtype=object)
+    for bits in balls.PRECISIONS[1:6]:
+        with balls.precision(bits):
+            out = ball_eval.balls_of_any(assemble(lambda g: (run(g),)))
+        if all(balls.finished(b) for b in out.flat):
+            break
+    value, error = balls.to_floats(out.flat)
+    value, error = value.reshape(out.shape), error.reshape(out.shape)
+    return value, (error if error.any() or np.isnan(error).any() else None)
 
 
 def _floats(a: np.ndarray) -> np.ndarray:
@@ -124,14 +189,31 @@ def evaluate(tree: Node, values: Mapping[str, Value]) -> np.ndarray:
     >>> evaluate(tree, {"x": to_value([[1], [1]])}).tolist()
     [[0.6666666666666666]]
     """
+    return evaluate_bounded(tree, values)[0]
+
+
+def evaluate_bounded(tree: Node, values: Mapping[str, Value]) -> tuple[np.ndarray,
+                                                                        np.ndarray | None]:
+    """:func:`evaluate`, and a bound on each entry's error (None where the
+    value is exact or certified): float64's running bound, certified with
+    balls where it is too wide to be of use and that is affordable."""
     calls, names, rational = _survey(tree, values)
+    shape = tree.shape or (1, 1)
     if rational and _work(calls) <= EXACT_WORK:
         out = _Exact({n: _fractions(values[n]) for n in names}, None).value(tree)
-        value = _floats(out)
-    else:
-        value = _Bounded({n: values[n].array.astype(np.float64) for n in names},
-                         None).value(tree)[0]
-    return np.array(np.broadcast_to(value, tree.shape or (1, 1)))
+        return np.array(np.broadcast_to(_floats(out), shape)), None
+    with np.errstate(all="ignore"):
+        value, error = _Bounded({n: values[n].array.astype(np.float64) for n in names},
+                                None).value(tree)
+    if _wide(value, error) and _ball_work(calls) <= BALL_WORK \
+            and {c.op for c in calls} <= ball_eval.COVERED:
+        value, err = _certified(lambda g: ball_eval.Ball(values, None).value(tree),
+                                lambda run: run(None)[0])
+        if err is None:
+            return np.array(np.broadcast_to(value, shape)), None
+        error = err
+    return (np.array(np.broadcast_to(value, shape)),
+            np.array(np.broadcast_to(error, shape)))
 
 
 def rounding(tree: Node, env: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -448,9 +530,13 @@ class _Bounded:
         args = [self.value(x) for x in node.args]
         with np.errstate(all="ignore"):
             if node.op in _LU and not self.conditioned:
-                return _lu(node.op, conditioned=False)(*args)
-            out: Pair = _BOUNDED[node.op](*args)
-        return out
+                v, e = _lu(node.op, conditioned=False)(*args)
+            else:
+                v, e = _BOUNDED[node.op](*args)
+        # Gradual underflow loses up to half the least subnormal per rounding.
+        inner = (node.args[0].shape or (1, 1))[1] if node.op == "matmul" else \
+            (node.args[0].shape or (1, 1))[0] ** 2 if node.op in ("sum", "mean", "trace") else 1
+        return v, e + (inner + 1) * 2.0**-1074
 
 
 def _mul(a: Pair, b: Pair) -> Pair:
@@ -472,9 +558,9 @@ def _matmul(a: Pair, b: Pair) -> Pair:
     v = x @ y
     e = _gamma(x.shape[-1]) * (np.abs(x) @ np.abs(y))
     if ey.any():
-        e = e + np.abs(x) @ ey
+        e = e + np.abs(x) @ np.broadcast_to(ey, y.shape)
     if ex.any():
-        e = e + ex @ (np.abs(y) + ey)
+        e = e + np.broadcast_to(ex, x.shape) @ (np.abs(y) + ey)
     return v, e
 
 

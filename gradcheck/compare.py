@@ -1,16 +1,28 @@
 """Judge, entry by entry, the exact, numeric and claimed derivatives.
 
 Two questions per entry: do the engines agree (|exact - numeric| within
-the tolerance plus the numeric error bound), and does the claim agree with
-the truth (|claimed - exact| within the tolerance)? The tolerance is
-``atol + rtol·|exact| + SCALE·m``, where m is the largest |exact| in the
-entry's row or column of the Jacobian (the same entry of f, or the same
-entry of w): a rounding floor, so that a claim computed in float64 is not
-failed for noise in entries that should be 0 or nearly, while a relative
-error of 1e-6 is still caught in entries a million times smaller than their
-row and column, and in any entry of a row or column of its own. The claim
-is judged against the exact value, not the estimate; without an exact value
-it is judged against the estimate with the estimate's error bound added.
+the tolerance plus both engines' error bounds), and does the claim agree
+with the truth? The tolerance is ``atol + rtol·|exact| + floor``.
+
+The claim is judged against the exact value, not the estimate, and the
+error bounds of both (an exact value computed in float64 or not yet
+converged, a claim evaluated in float64) never widen the tolerance: with
+d = |claimed - exact| and u the sum of those bounds, an entry is right
+when d + u <= tolerance, wrong when d - u > tolerance, and otherwise
+**undecided**: the bounds are too wide to tell, and the entry is counted
+as such, never as a pass. Without an exact value the claim is judged the
+same way against the estimate, u including the estimate's error bound.
+
+The floor is the rounding float64 itself makes: at least 4u·|exact| (u =
+2⁻⁵³) plus the least normal float. A claim computed in float64 by the
+user (an array, a callable) comes with ``claim_floor``, the rounding a
+float64 evaluation of the derivative makes at each entry: a difference
+within it is never a FAIL, but it counts towards a PASS only up to SCALE·m,
+m the largest |exact| in the entry's row or column of the Jacobian (beyond
+that a rounding and a mistake look alike: undecided), or in full where that
+row and column are all 0. Without a
+``claim_floor`` it is SCALE·m; for the engines' agreement the floor is
+always SCALE·m.
 
 >>> import numpy as np
 >>> v = compare(np.array([[2.0, 1.0]]), np.array([[2.0, 1.0]]), np.zeros((1, 2)),
@@ -35,6 +47,8 @@ __all__ = ["SCALE", "Comparison", "Mismatch", "bound_array", "bound_name", "comp
            "compare_directions", "compare_stored", "rounding_floor", "store_bound", "zeros"]
 
 SCALE = 2.0**10 * float(np.finfo(np.float64).eps)  # ≈ 2.3e-13, relative to max|exact|
+RESOLUTION = 4 * 2.0**-53  # float64's own rounding, relative: every tolerance allows this
+LEAST = float(np.finfo(np.float64).tiny)  # ... and this much absolute (values near 0)
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,7 @@ class Mismatch:
     tolerance: float
     bound: str = "atol"
     upstream: int | None = None  # for check_function: which random upstream gradient
+    uncertainty: float = 0.0  # the error bounds of the values compared (exact, claim, fd)
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,10 @@ class Comparison:
     max_claim_error: float | None  # max |claimed - truth|, or None without a claim
     entries: int
     unlisted: int = 0  # disagreeing entries beyond MAX_LISTED, counted but not listed
+    # Entries the bounds leave undecided (listed up to MAX_LISTED; kind as
+    # for mismatches; ``bound`` names the widest error bound), and their count.
+    undecided: tuple[Mismatch, ...] = ()
+    undecided_count: int = 0
 
 
 def zeros(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
@@ -106,15 +125,17 @@ CHUNK = 2**18  # entries judged at once: memory stays a few times this, whatever
 def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
             numeric_error: np.ndarray | None, claimed: np.ndarray | None, *, atol: float,
             rtol: float, variable: str = "w", skip: np.ndarray | None = None,
-            exact_error: np.ndarray | None = None) -> Comparison:
+            exact_error: np.ndarray | None = None, claim_error: np.ndarray | None = None,
+            claim_floor: np.ndarray | None = None) -> Comparison:
     """Compare arrays of one layout; see the module docstring for the rule.
 
     Entries where ``skip`` is true (f is not differentiable there) are not
     judged. Without ``numeric`` (the engines are compared by directions
-    instead) only the claim is judged. ``exact_error`` bounds the exact
-    values' own error where they were computed in float64 (the closed-form
-    engine); it widens every tolerance. The arrays are judged in chunks of
-    rows of the Jacobian, so that no temporary is as large as the Jacobian.
+    instead) only the claim is judged. ``exact_error`` and ``claim_error``
+    bound the exact and claimed values' own errors; ``claim_floor`` is the
+    claim's rounding floor entry by entry (see the module docstring). The
+    arrays are judged in chunks of rows of the Jacobian, so that no
+    temporary is as large as the Jacobian.
     """
     ref = exact if exact is not None else numeric
     assert ref is not None
@@ -122,14 +143,18 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
     rows = shape[0] * shape[1] if ref.ndim == 4 else 1
     grid = _Grid(rows, shape)
     e, n, ne, c = (grid.view(a) for a in (exact, numeric, numeric_error, claimed))
-    own = grid.view(exact_error)
+    own, cown = (grid.view(a) for a in (exact_error, claim_error))
+    cfloor = claim_floor if claim_floor is None or np.ndim(claim_floor) == 0 \
+        else grid.view(claim_floor)
     keep = grid.view(None if skip is None else ~skip)
     row_max, col_max = _maxima(grid.view(ref), keep)
     engines = e is not None and n is not None and ne is not None
     found: dict[tuple[int, ...], Mismatch] = {}
+    unsure: dict[tuple[int, ...], Mismatch] = {}
     counted = {"engines": 0, "claim": 0}
+    undecided = np.zeros(0, dtype=np.int64)  # flat indices, for counting each entry once
     max_abs = max_rel = 0.0 if engines else float("nan")
-    claim_error = None if c is None else 0.0
+    claim_error_max = None if c is None else 0.0
     step = max(1, CHUNK // max(1, grid.cols))
     for r0 in range(0, rows, step):
         part = slice(r0, min(rows, r0 + step))
@@ -142,7 +167,11 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
             np.abs(diff, out=diff)
             size = np.abs(e[part])
             terms: tuple[Any, ...] = (atol, rtol * size, floor, ne[part], _at(own, part))
-            bad = _bad(diff, terms, k)
+            # A bound that is not a number cannot separate anything: undecided.
+            lost = ~np.isfinite(ne[part] + _at(own, part))
+            if k is not None:
+                lost &= k
+            bad = _bad(diff, terms, ~lost if k is None else k & ~lost)
             counted["engines"] += len(bad)
             for i, j in bad[:MAX_LISTED].tolist():
                 idx = grid.index(r0 + i, j)
@@ -150,6 +179,13 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
                                       float(n[r0 + i, j]),
                                       None if c is None else float(c[r0 + i, j]),
                                       float(diff[i, j]), *_tolerance(terms, i, j))
+            for i, j in np.argwhere(lost)[:MAX_LISTED].tolist():
+                idx = grid.index(r0 + i, j)
+                unsure.setdefault(idx, Mismatch(
+                    variable, idx, "engines", float(e[r0 + i, j]), float(n[r0 + i, j]),
+                    None if c is None else float(c[r0 + i, j]), float(diff[i, j]),
+                    *_tolerance(terms, i, j), uncertainty=float("nan")))
+            undecided = np.union1d(undecided, _flat(lost, r0, grid.cols))
             judged, size = (diff, size) if k is None else (diff[k], size[k])
             max_abs = max(max_abs, _max(judged))
             with np.errstate(invalid="ignore"):  # in place: where |exact| is 0 it stays 0
@@ -158,24 +194,66 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
         if c is not None:
             truth = e if e is not None else n
             assert truth is not None
-            fd = _at(ne, part) if e is None else 0.0
+            size = np.abs(truth[part])
             cdiff = np.abs(c[part] - truth[part])
-            terms = (atol, rtol * np.abs(truth[part]), floor, fd,
-                     _at(own, part) if e is not None else 0.0)
-            bad = _bad(cdiff, terms, k)
-            counted["claim"] += len(bad)
-            for i, j in bad[:MAX_LISTED].tolist():  # a wrong claim replaces an engines note
+            rounded = floor if cfloor is None else cfloor if np.ndim(cfloor) == 0 \
+                else cfloor[part]
+            plain = atol + rtol * size + RESOLUTION * size + LEAST
+            # The claim's rounding can excuse a difference (never a FAIL for
+            # it), but grants a PASS only where it is small next to its row
+            # and column: beyond that a rounding and a mistake look alike.
+            granted = np.minimum(rounded, np.where(floor > 0, floor, rounded))  # all 0: no scale
+            terms = (atol, rtol * size, granted + RESOLUTION * size + LEAST)
+            bounds = (_at(ne, part) if e is None else _at(own, part), _at(cown, part))
+            spread = bounds[0] + bounds[1]
+            with np.errstate(invalid="ignore"):
+                wrong = cdiff - spread > plain + rounded
+                right = cdiff + spread <= terms[0] + terms[1] + terms[2]
+            if k is not None:
+                wrong &= k
+            between = ~wrong & ~right if k is None else ~wrong & ~right & k
+            for i, j in np.argwhere(wrong)[:MAX_LISTED].tolist():  # replaces an engines note
                 idx = grid.index(r0 + i, j)
-                found[idx] = Mismatch(variable, idx, "claim",
-                                      None if e is None else float(e[r0 + i, j]),
-                                      float(n[r0 + i, j]) if n is not None else float("nan"),
-                                      float(c[r0 + i, j]), float(cdiff[i, j]),
-                                      *_tolerance(terms, i, j))
-            claim_error = max(claim_error or 0.0, _max(cdiff if k is None else cdiff[k]))
+                found[idx] = _claim_mismatch(variable, idx, e, n, c, cdiff, terms, bounds,
+                                             r0, i, j, "claim")
+            counted["claim"] += int(np.count_nonzero(wrong))
+            for i, j in np.argwhere(between)[:MAX_LISTED].tolist():
+                idx = grid.index(r0 + i, j)
+                unsure[idx] = _claim_mismatch(variable, idx, e, n, c, cdiff, terms, bounds,
+                                              r0, i, j, "undecided")
+            undecided = np.union1d(undecided, _flat(between, r0, grid.cols))
+            claim_error_max = max(claim_error_max or 0.0,
+                                  _max(cdiff if k is None else cdiff[k]))
     listed = sorted(found)[:MAX_LISTED]
     total = max(counted.values())  # claims and engines disagreeing at one entry count once
-    return Comparison(tuple(found[i] for i in listed), max_abs, max_rel, claim_error,
-                      int(ref.size), max(0, total - len(listed)))
+    wrong_flat = {int(np.ravel_multi_index(i, shape)) for i in found}
+    undecided = np.setdiff1d(undecided, np.fromiter(wrong_flat, np.int64, len(wrong_flat)))
+    unsure_listed = tuple(unsure[i] for i in sorted(unsure)
+                          if int(np.ravel_multi_index(i, shape)) not in wrong_flat)
+    return Comparison(tuple(found[i] for i in listed), max_abs, max_rel, claim_error_max,
+                      int(ref.size), max(0, total - len(listed)), unsure_listed[:MAX_LISTED],
+                      int(undecided.size))
+
+
+def _flat(mask: np.ndarray, r0: int, cols: int) -> np.ndarray:
+    """Flat indices (row-major over the whole Jacobian) of a chunk's true entries."""
+    i, j = np.nonzero(mask)
+    return (r0 + i) * cols + j
+
+
+def _claim_mismatch(variable: str, idx: tuple[int, ...], e: Any, n: Any, c: Any,
+                    cdiff: np.ndarray, terms: tuple[Any, ...], bounds: tuple[Any, Any],
+                    r0: int, i: int, j: int, kind: str) -> Mismatch:
+    tolerance, name = _tolerance(terms, i, j)
+    truth_bound, claim_bound = (float(np.broadcast_to(b, cdiff.shape)[i, j]) for b in bounds)
+    if max(truth_bound, claim_bound) > tolerance or not np.isfinite(truth_bound + claim_bound):
+        name = ("fd" if e is None else "exact") if not truth_bound <= claim_bound else "claim"
+    elif kind == "undecided":
+        name, kind = "rounding", "claim"  # within the claim's float64 rounding, not the tolerance
+    return Mismatch(variable, idx, kind, None if e is None else float(e[r0 + i, j]),
+                    float(n[r0 + i, j]) if n is not None else float("nan"),
+                    float(c[r0 + i, j]), float(cdiff[i, j]), tolerance, name,
+                    uncertainty=truth_bound + claim_bound)
 
 
 def compare_stored(exact: Sparse, numeric: Sparse, numeric_error: np.ndarray,
@@ -202,7 +280,8 @@ def compare_stored(exact: Sparse, numeric: Sparse, numeric_error: np.ndarray,
     if m == 1:  # a gradient: the largest entry of all
         col_max[:] = row_max[0]
     found: list[Mismatch] = []
-    count = 0
+    unsure: list[Mismatch] = []
+    count = undecided = 0
     max_abs = max_rel = 0.0
     total = len(exact.values)
     for k0 in range(0, total, CHUNK):
@@ -216,8 +295,14 @@ def compare_stored(exact: Sparse, numeric: Sparse, numeric_error: np.ndarray,
             np.reshape(t, (1, -1)) if np.ndim(t) else t
             for t in (atol, rtol * a, SCALE * np.maximum(row_max[rows], col_max[cols]),
                       numeric_error[part], _at(exact_error, part)))
-        bad = _bad(diff[None], terms, None)[:, 1]
+        lost = ~np.isfinite(numeric_error[part] + _at(exact_error, part))
+        bad = _bad(diff[None], terms, ~lost[None])[:, 1]
         count += len(bad)
+        for j in np.flatnonzero(lost)[:max(0, MAX_LISTED - len(unsure))].tolist():
+            unsure.append(Mismatch(variable, exact.index(k0 + j), "engines", float(e[j]),
+                                   float(est[j]), None, float(diff[j]),
+                                   *_tolerance(terms, 0, j), uncertainty=float("nan")))
+        undecided += int(np.count_nonzero(lost))
         for j in bad[:max(0, MAX_LISTED - len(found))].tolist():
             found.append(Mismatch(variable, exact.index(k0 + j), "engines", float(e[j]),
                                   float(est[j]), None, float(diff[j]),
@@ -226,7 +311,8 @@ def compare_stored(exact: Sparse, numeric: Sparse, numeric_error: np.ndarray,
         with np.errstate(invalid="ignore"):
             max_rel = max(max_rel, _max(np.divide(diff, a, out=np.zeros_like(a), where=a != 0)))
     found.sort(key=lambda mm: mm.index)
-    return Comparison(tuple(found), max_abs, max_rel, None, exact.size, count - len(found))
+    return Comparison(tuple(found), max_abs, max_rel, None, exact.size, count - len(found),
+                      tuple(unsure), undecided)
 
 
 class _Grid:

@@ -320,6 +320,11 @@ class _Probe:
         self._rounding = rounding
 
     @cached_property
+    def operations(self) -> int:
+        """Operations in one evaluation of f (64 for a user's function)."""
+        return 64 if self.tree is None else sum(1 for _ in walk(self.tree))
+
+    @cached_property
     def rounding(self) -> Any:
         return 0.0 if self._rounding is None else self._rounding()
 
@@ -342,7 +347,7 @@ def _size(probe: _Probe, d: np.ndarray) -> float:
 
 def _complex(probe: _Probe, d: np.ndarray) -> Column:
     x = _size(probe, d)
-    h = COMPLEX_STEP * (x if x > 1e-150 else 1.0)
+    h = COMPLEX_STEP * (x if x > 0 else 1.0)
     out1, _, trace = probe(d, 1j * h)
     v1 = out1.imag / h
     v3 = probe(d, 3j * h)[0].imag / (3 * h)
@@ -351,15 +356,23 @@ def _complex(probe: _Probe, d: np.ndarray) -> Column:
     # always: cancellation inside the complex arithmetic (a saturated
     # softmax) can make both equally wrong. So a floor: a few eps of the
     # largest intermediate derivative, times the conditioning.
-    return v1, _complex_bound(probe, v1, v3, trace.imag / h), h, "complex"
+    return v1, _complex_bound(probe, v1, v3, trace.imag / h, h), h, "complex"
 
 
-def _complex_bound(probe: _Probe, v1: np.ndarray, v3: np.ndarray, scale: Any) -> np.ndarray:
+def _complex_bound(probe: _Probe, v1: np.ndarray, v3: np.ndarray, scale: Any,
+                   h: Any) -> np.ndarray:
     """The complex step's bound: the steps h and 3h apart, plus a floor of a
     few eps of the largest intermediate derivative (``scale``), times the
-    conditioning (see :func:`_complex`)."""
-    bound: np.ndarray = np.abs(v1 - v3) + 4 * EPS * probe.amplification * (np.abs(v1) + scale)
+    conditioning (see :func:`_complex`), plus what underflow can take from
+    imaginary parts of the size of h (steps scale with tiny entries: a
+    product of two of them underflows)."""
+    underflow = probe.operations * UNDERFLOW / h
+    bound: np.ndarray = (np.abs(v1 - v3) + 4 * EPS * probe.amplification * (np.abs(v1) + scale)
+                         + underflow)
     return bound
+
+
+UNDERFLOW = 2.0**-1073  # at most twice the least subnormal lost per operation
 
 
 def _chunk(probe: _Probe, tree: Node) -> int:
@@ -493,7 +506,7 @@ class _Assembly:
 
 def _step(size: np.ndarray) -> np.ndarray:
     """The complex step for entries (or groups) of w of these magnitudes."""
-    step: np.ndarray = COMPLEX_STEP * np.where(size > 1e-150, size, 1.0)
+    step: np.ndarray = COMPLEX_STEP * np.where(size > 0, size, 1.0)
     return step
 
 
@@ -541,7 +554,8 @@ def _stack(probe: _Probe, h: np.ndarray, run: Callable[[np.ndarray], tuple[
     v1, v3 = outs
     assert imag is not None
     scale = imag / h
-    return v1, _complex_bound(probe, v1, v3, scale.reshape(-1, *[1] * f0.ndim))
+    shaped = (-1, *[1] * f0.ndim)
+    return v1, _complex_bound(probe, v1, v3, scale.reshape(shaped), h.reshape(shaped))
 
 
 def _complex_estimate(probe: _Probe, value: np.ndarray, error: np.ndarray,

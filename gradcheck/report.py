@@ -95,7 +95,8 @@ def text(r: CheckResult, *, color: bool = False) -> str:
         out.append("")
         out += _gradient_text(r, g, color)
     out.append("")
-    out.append(_paint(_verdict(r), GOOD if r.passed else BAD, color))
+    out.append(_paint(_verdict(r), GOOD if r.passed else ODD if r.verdict == "undecided"
+                      else BAD, color))
     return "\n".join(out)
 
 
@@ -188,7 +189,14 @@ def _projections(d: Any, bad: set[int] | None = None, color: bool = False) -> li
 def exactness(g: Gradient) -> str:
     """Which engine computed the exact derivative, and how exact it is."""
     if g.engine == "sympy":
-        return "SymPy, exact"
+        if g.held("exact_error") is None:
+            return "SymPy, exact"
+        return f"SymPy, not converged: within {_largest(g.held('exact_error')):.1e}"
+    if g.exactness == "certified":
+        if g.held("exact_error") is None:
+            return "closed form, certified by ball arithmetic"
+        return (f"closed form, ball arithmetic within "
+                f"{_largest(g.held('exact_error')):.1e}")
     if g.held("exact_error") is None:
         return "closed form, exact rational arithmetic"
     return f"closed form, float64 within {_largest(g.held('exact_error')):.1e}"
@@ -362,6 +370,9 @@ def label(idx: tuple[int, ...], name: str) -> str:
 
 
 def _verdict(r: CheckResult) -> str:
+    if r.verdict == "undecided":
+        return "CANNOT JUDGE: " + "; ".join(_undecided(g) for g in r.gradients
+                                            if g.verdict == "undecided")
     if not r.passed:
         names = ", ".join(f"∂f/∂{g.name}" for g in r.gradients if not g.passed)
         if any(g.directions is not None for g in r.gradients):
@@ -383,6 +394,30 @@ def _verdict(r: CheckResult) -> str:
         return (f"PASS: {what} on the {_entries(total - skipped)} where f is differentiable; "
                 f"{_entries(skipped)} at a kink not judged")
     return f"PASS: {what} on {'the' if total == 1 else 'all'} {_entries(total)}"
+
+
+def _undecided(g: Gradient) -> str:
+    """Why a derivative got no verdict, and what to do about it."""
+    c = g.comparison
+    if not c.undecided_count:
+        return (f"∂f/∂{g.name}: every entry is at a kink, where f is not differentiable; "
+                "choose a point off the kinks")
+    widest = {m.bound for m in c.undecided}
+    if widest & {"exact"}:
+        why = ("the exact value's error bound (float64, ill-conditioned, or not converged) "
+               "is too wide to tell right from wrong")
+        fix = "use rational values (fractions) or a better-conditioned point"
+    elif widest & {"claim"}:
+        why = "the claim's own rounding bound is too wide to tell right from wrong"
+        fix = "evaluate the claim at a better-conditioned point"
+    elif widest & {"rounding"}:
+        why = ("the claim is off by more than the tolerance but no more than a float64 "
+               "computation of this derivative may round here (ill-conditioned)")
+        fix = "give the claim as an expression (evaluated exactly), or a better-conditioned point"
+    else:
+        why = "the numeric error bound is not a number there (overflow, or a kink nearby)"
+        fix = "choose a point away from overflow and kinks, or another --method"
+    return f"∂f/∂{g.name}: {_entries(c.undecided_count)} undecided: {why}; {fix}"
 
 
 def _directions_verdict(r: CheckResult, claimed: list[str]) -> str:

@@ -97,12 +97,34 @@ class Gradient:
     closed_form: ClosedForm | None = None  # the derivative as an expression, where one exists
 
     @property
+    def verdict(self) -> str:
+        """``fail`` (a disagreement beyond every bound), ``undecided`` (no
+        disagreement, but some entry's error bounds are too wide to tell
+        right from wrong, or no entry could be judged: every one at a kink),
+        or ``pass``."""
+        if self.comparison.mismatches:
+            return "fail"
+        if self.comparison.undecided_count or (
+                self.directions is None and len(self.undefined) >= self.comparison.entries):
+            return "undecided"
+        if self.directions is not None and not self.directions.defined.any() \
+                and self.claimed is None:
+            return "undecided"
+        return "pass"
+
+    @property
     def passed(self) -> bool:
-        return not self.comparison.mismatches
+        """True only for a ``pass`` verdict (not for ``undecided``)."""
+        return self.verdict == "pass"
 
     @property
     def mismatches(self) -> tuple[Mismatch, ...]:
         return self.comparison.mismatches
+
+    @property
+    def undecided(self) -> tuple[Mismatch, ...]:
+        """Entries the error bounds leave undecided (up to 10,000 listed)."""
+        return self.comparison.undecided
 
     def held(self, field: str) -> Any:
         """``exact``, ``numeric``, ``numeric_error`` or ``exact_error`` as
@@ -138,8 +160,17 @@ class CheckResult:
     rtol: float
 
     @property
+    def verdict(self) -> str:
+        """``fail`` if any derivative fails, else ``undecided`` if any cannot
+        be judged (its own exit code on the command line: 3), else ``pass``."""
+        verdicts = {g.verdict for g in self.gradients}
+        return "fail" if "fail" in verdicts else "undecided" if "undecided" in verdicts \
+            else "pass"
+
+    @property
     def passed(self) -> bool:
-        return all(g.passed for g in self.gradients)
+        """True only when every derivative passed; False on ``undecided``."""
+        return self.verdict == "pass"
 
     @property
     def mismatches(self) -> tuple[Mismatch, ...]:

@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import sympy
 
-from . import ops
+from . import balls, ops
 from .errors import LimitError
 from .limits import current, hint
 from .tree import Call, Matrix, Node, Num, Shape, Var, render, tree_size
 
 __all__ = ["MAX_EXACT_EXPONENT", "SYMPY_MATRIX", "Terms", "build", "entries", "evaluate",
-           "from_fractions", "is_elementwise", "jacobian", "symbols", "to_float"]
+           "certified", "from_fractions", "is_elementwise", "jacobian", "symbols", "to_float"]
 
 SYMPY_MATRIX = 64  # beyond this many entries in a matrix, SymPy's arithmetic is slow
 MAX_EXACT_EXPONENT = 2**16
@@ -181,19 +181,25 @@ def entries(expr: Any) -> list[Any]:
 
 
 def to_float(expr: Any) -> np.ndarray:
-    """Floats from exact SymPy values, each correctly rounded from 30 digits;
-    NaN where a value is not a number (``DiracDelta(0)``: the derivative of
-    sign or step at its jump)."""
+    """Floats from exact SymPy values, certified (:func:`certified`)."""
+    return certified(expr)[0]
+
+
+def certified(expr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Floats from exact SymPy values, each computed in ball arithmetic at
+    rising precision until it is right to its last digit
+    (:mod:`gradcheck.balls`), and a bound on each one's error: 0 where it
+    converged. NaN where a value is not a number (``DiracDelta(0)``: the
+    derivative of sign or step at its jump)."""
     flat = entries(expr)
-    shape = expr.shape
-    out = np.empty(len(flat))
-    for n, e in enumerate(flat):
-        if e.is_Rational:
-            out[n] = float(e)
-            continue
-        v = sympy.N(e, 30)
-        out[n] = float(v) if v.is_Number else np.nan
-    return out.reshape(shape)
+    shape = tuple(expr.shape)
+    try:
+        values, errors = balls.certify(flat)
+    except balls.Unsupported:  # a function without ball arithmetic: 30 digits, uncertified
+        values = np.array([float(v) if (v := sympy.N(e, 30)).is_Number else np.nan
+                           for e in flat], dtype=np.float64)
+        errors = np.full(len(flat), np.nan)
+    return values.reshape(shape), errors.reshape(shape)
 
 
 def from_fractions(a: np.ndarray) -> Any:

@@ -1,0 +1,256 @@
+"""Certified numbers: ball arithmetic (python-flint's ``arb``) at rising precision.
+
+An exact value that is not a rational number (``1 - tanh(200)**2``,
+``exp(-1/4)/(1 + exp(-1/4))**2``) must still be turned into a float that
+is right to its last digit. A fixed number of digits is not enough: the
+first would print 1e-165 for 7.66e-174. Here every value is a ball
+``[mid ± rad]`` that certainly holds the true value; each is computed at
+64, 128, 256, … bits until its radius is small next to its midpoint (or
+below anything float64 can show near 0), and only then rounded to a float.
+A value that does not converge within :data:`PRECISIONS` comes back with
+its radius as an error bound, so a comparison with it can say that it
+cannot judge instead of judging with a wrong number.
+
+>>> import sympy
+>>> x = sympy.Rational(200)
+>>> values, errors = certify([1 - sympy.tanh(x) ** 2, sympy.exp(x) - sympy.exp(x)])
+>>> f"{values[0]:.6e}", values.tolist()[1], errors.tolist()
+('7.660678e-174', 0.0, [0.0, 0.0])
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import sympy
+from flint import arb, ctx, fmpq
+
+__all__ = ["CONVERGED", "PRECISIONS", "TINY", "Unsupported", "ball", "certify", "exact",
+           "sign", "step",
+           "finished", "precision", "to_floats"]
+
+PRECISIONS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)  # bits, tried in turn
+CONVERGED = 2.0**-60  # a ball is converged when rad <= CONVERGED * |mid| ...
+TINY = 2.0**-1100  # ... or rad is below this: it rounds to 0 (or the least subnormal)
+
+_LOCK = threading.RLock()  # flint's precision is one global setting
+
+
+class Unsupported(Exception):
+    """A SymPy expression with a function this module cannot evaluate."""
+
+
+@contextmanager
+def precision(bits: int) -> Iterator[None]:
+    """flint's working precision, set for the block and restored after."""
+    with _LOCK:
+        old = ctx.prec
+        ctx.prec = bits
+        try:
+            yield
+        finally:
+            ctx.prec = old
+
+
+def exact(q: Fraction | int) -> arb:
+    """A rational number as a ball (exact for integers and dyadic rationals)."""
+    q = Fraction(q)
+    if q.denominator == 1:
+        return arb(q.numerator)
+    return arb(fmpq(q.numerator, q.denominator))
+
+
+def finished(b: arb) -> bool:
+    """Whether a ball is narrow enough to round to float64 without doubt."""
+    if not b.is_finite():
+        return False
+    rad = float(b.rad())
+    return rad <= TINY or rad <= CONVERGED * abs(float(b.mid()))
+
+
+def to_floats(balls: Iterable[arb]) -> tuple[np.ndarray, np.ndarray]:
+    """Floats and bounds on their error: 0 for a converged ball (its float is
+    within float64's own rounding), else radius plus rounding; NaN for a
+    ball that is not finite."""
+    values, errors = [], []
+    for b in balls:
+        if not b.is_finite():
+            values.append(np.nan)
+            errors.append(np.nan)
+            continue
+        v = float(b.mid())
+        values.append(v)
+        if finished(b):
+            errors.append(0.0)
+        else:
+            errors.append(float((b - arb(v)).abs_upper()) * (1 + 2.0**-40) + 5e-324)
+    return np.array(values, dtype=np.float64), np.array(errors, dtype=np.float64)
+
+
+def certify(exprs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Certified floats for exact SymPy numbers, and a bound on each one's
+    error (0 where the ball converged). A value that is not a number
+    (``DiracDelta(0)``, the derivative of sign or step at its jump) is NaN,
+    with a NaN bound.
+
+    Raises:
+        Unsupported: an expression holds a function this module cannot
+            evaluate.
+    """
+    n = len(exprs)
+    values = np.full(n, np.nan)
+    errors = np.full(n, np.nan)
+    todo = []
+    for k, e in enumerate(exprs):
+        if e.is_Rational:
+            values[k], errors[k] = float(e), 0.0
+        else:
+            todo.append(k)
+    last: dict[int, arb] = {}
+    for bits in PRECISIONS:
+        if not todo:
+            break
+        memo: dict[Any, arb] = {}
+        with precision(bits):
+            left = []
+            for k in todo:
+                try:
+                    b = ball(exprs[k], memo)
+                except _NotANumber:
+                    continue  # NaN, as set
+                last[k] = b
+                if finished(b):
+                    v, err = to_floats([b])
+                    values[k], errors[k] = v[0], err[0]
+                else:
+                    left.append(k)
+            todo = left
+    for k in todo:  # not converged at the highest precision: say how far off it may be
+        v, err = to_floats([last[k]])
+        values[k], errors[k] = v[0], err[0]
+    return values, errors
+
+
+class _NotANumber(Exception):
+    pass
+
+
+def sign(x: arb) -> arb:
+    if x > 0:
+        return arb(1)
+    if x < 0:
+        return arb(-1)
+    if x.is_zero():
+        return arb(0)
+    return arb(-1).union(arb(1))
+
+
+def step(x: arb, at_zero: arb) -> arb:
+    if x > 0:
+        return arb(1)
+    if x < 0:
+        return arb(0)
+    if x.is_zero():
+        return at_zero
+    return arb(0).union(arb(1))
+
+
+def _delta(x: arb) -> arb:
+    if x > 0 or x < 0:
+        return arb(0)
+    raise _NotANumber
+
+
+def _pow(b: arb, e: Any, e_ball: arb) -> arb:
+    if e.is_Integer:
+        k = int(e)
+        return b ** k if k >= 0 else 1 / b ** (-k)
+    if e == sympy.Rational(1, 2):
+        return b.sqrt()
+    if e == sympy.Rational(-1, 2):
+        return b.rsqrt()
+    return b ** e_ball
+
+
+_FUNCTIONS: dict[Any, Callable[..., arb]] = {
+    sympy.exp: lambda x: x.exp(),
+    sympy.log: lambda x: x.log(),
+    sympy.sin: lambda x: x.sin(),
+    sympy.cos: lambda x: x.cos(),
+    sympy.tan: lambda x: x.tan(),
+    sympy.tanh: lambda x: x.tanh(),
+    sympy.sinh: lambda x: x.sinh(),
+    sympy.cosh: lambda x: x.cosh(),
+    sympy.sech: lambda x: 1 / x.cosh(),
+    sympy.Abs: lambda x: abs(x),
+    sympy.sign: sign,
+}
+
+
+def ball(expr: Any, memo: dict[Any, arb] | None = None) -> arb:
+    """A ball holding the value of an exact SymPy number, at the current
+    precision (:func:`precision`). Shared subexpressions are evaluated once
+    (``memo``); the walk keeps its own stack, so deep expressions do not
+    reach Python's recursion limit.
+
+    >>> with precision(128):
+    ...     b = ball(sympy.sqrt(2) * sympy.sqrt(2) - 2)
+    >>> b.contains(0), float(b.rad()) < 1e-30
+    (True, True)
+    """
+    memo = {} if memo is None else memo
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if e in memo:
+            continue
+        if not ready and e.args and not e.is_Rational:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in memo)
+            continue
+        memo[e] = _node(e, memo)
+    return memo[expr]
+
+
+def _node(e: Any, memo: dict[Any, arb]) -> arb:
+    if e.is_Rational:
+        return exact(Fraction(int(e.p), int(e.q)))
+    if e.is_Float:
+        return exact(Fraction(sympy.Rational(e).p, sympy.Rational(e).q))
+    if e is sympy.pi:
+        return arb.pi()
+    if e is sympy.E:
+        return arb(1).exp()
+    if e is sympy.nan or e is sympy.zoo or e.is_infinite:
+        raise _NotANumber
+    args = [memo[a] for a in e.args]
+    if e.is_Add:
+        out = args[0]
+        for a in args[1:]:
+            out = out + a
+        return out
+    if e.is_Mul:
+        out = args[0]
+        for a in args[1:]:
+            out = out * a
+        return out
+    if e.is_Pow:
+        return _pow(args[0], e.args[1], args[1])
+    fn = e.func
+    if fn in _FUNCTIONS:
+        return _FUNCTIONS[fn](*args)
+    if fn is sympy.Heaviside:
+        return step(args[0], args[1] if len(args) > 1 else exact(Fraction(1, 2)))
+    if fn is sympy.DiracDelta:
+        return _delta(args[0])
+    if fn is sympy.Max or fn is sympy.Min:
+        out = args[0]
+        for a in args[1:]:
+            out = out.max(a) if fn is sympy.Max else out.min(a)
+        return out
+    raise Unsupported(f"no ball arithmetic for {fn}")

@@ -1,0 +1,152 @@
+"""Never a wrong verdict (issue 16): each command the issue lists, as it is typed.
+
+Exit codes: 0 pass, 1 fail, 2 rejected input, 3 no verdict (cannot judge).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import gradcheck
+from gradcheck import balls, symbolic
+from gradcheck.cli import main
+from gradcheck.errors import ClaimError
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["check", *args])
+    return result.exit_code, result.output
+
+
+# ----- false passes: a wrong claim must never pass -----
+
+def test_ill_conditioned_inverse_does_not_swallow_a_zero_claim() -> None:
+    code, out = run("sum(inv(W))", "--let", "W=ones(30,30)+eye(30)/1024",
+                    "--expect", "zeros(30,30)")
+    assert code == 1, out
+    assert "FAIL" in out.splitlines()[-1]
+
+
+@pytest.mark.parametrize("claim", ["-(-inv(W).T@ones(40,40)@inv(W).T)",
+                                   "1000*(-inv(W).T@ones(40,40)@inv(W).T)",
+                                   "12345*ones(40,40)"])
+def test_nearly_singular_inverse_rejects_wrong_claims(claim: str) -> None:
+    code, out = run("sum(inv(W))", "--let", "W=ones(40,40)+eye(40)/2**34", "--expect", claim)
+    assert code == 1, out
+
+
+def test_nearly_singular_inverse_passes_the_right_claim() -> None:
+    code, out = run("sum(inv(W))", "--let", "W=ones(40,40)+eye(40)/2**34",
+                    "--expect", "-inv(W).T@ones(40,40)@inv(W).T")
+    assert code == 0, out
+
+
+def test_condition_1e10_catches_a_claim_one_percent_off() -> None:
+    rng = np.random.default_rng(3)
+    u, _, vt = np.linalg.svd(rng.standard_normal((40, 40)))
+    w = u @ np.diag(np.logspace(0, -10, 40)) @ vt
+    assert 1e9 < np.linalg.cond(w) < 1e11
+    at = {"W": w}
+    right = -np.linalg.inv(w).T @ np.ones((40, 40)) @ np.linalg.inv(w).T
+    wrong = gradcheck.check("sum(inv(W))", at=at, expect="1.01*(-inv(W).T@ones(40,40)@inv(W).T)")
+    assert wrong.verdict == "fail"
+    assert gradcheck.check("sum(inv(W))", at=at,
+                           expect="-inv(W).T@ones(40,40)@inv(W).T").verdict == "pass"
+    # Computed in float64 by the user, the claim may round by more than 1% here
+    # (as far as a bound can tell): never a pass, right or wrong, and never a
+    # fail for the right one.
+    assert gradcheck.check("sum(inv(W))", at=at, expect=right).verdict in ("pass", "undecided")
+    assert gradcheck.check("sum(inv(W))", at=at, expect=1.01 * right).verdict in (
+        "fail", "undecided")
+    assert gradcheck.check("sum(inv(W))", at=at, expect=2 * right).verdict == "fail"
+
+
+def test_complex_claims_are_refused() -> None:
+    with pytest.raises(ClaimError, match="complex"):
+        gradcheck.check("sum(x*x)", at={"x": [[1.0, 2.0]]}, expect=np.array([[2 + 1j, 4]]))
+    with pytest.raises(ClaimError, match="complex"):
+        gradcheck.check("sum(x*x)", at={"x": [[1.0, 2.0]]},
+                        expect=lambda x: (2 * x).astype(complex))
+
+
+def test_nothing_judged_is_no_verdict() -> None:
+    code, out = run("sum(relu(x))", "--let", "x=zeros(2,2)", "--expect", "123*ones(2,2)")
+    assert code == 3, out
+    assert out.splitlines()[-1].startswith("CANNOT JUDGE")
+    r = gradcheck.check("sum(relu(x))", at={"x": np.zeros((2, 2))}, expect="123*ones(2,2)")
+    assert r.verdict == "undecided" and r.passed is False
+
+
+def test_rounding_floor_is_per_entry() -> None:
+    code, out = run("sum(x*x)", "--let", "x=[[1e6, 1e-7]]", "--expect", "[[2e6, 0]]")
+    assert code == 1, out
+    assert gradcheck.check("sum(x*x)", at={"x": [[1e6, 1e-7]]},
+                           expect=np.array([[2e6, 0.0]])).verdict == "fail"
+    assert gradcheck.check("sum(x*x)", at={"x": [[1e6, 1e-7]]},
+                           expect=np.array([[2e6, 2e-7]])).verdict == "pass"
+
+
+# ----- false fails: a right claim, or a correct f, must never fail -----
+
+@pytest.mark.parametrize(("expr", "at", "claim"), [
+    ("sum(tanh(x))", "x=[[200]]", "4*exp(-2*x)"),
+    ("sum(sigmoid(x))", "x=[[400]]", "sigmoid(x)*(1-sigmoid(x))"),
+    ("sum(sigmoid(x))", "x=[[-350]]", "sigmoid(x)*(1-sigmoid(x))"),
+    ("sum(sin(x)/x)", "x=[[1e-100]]", "-x/3"),
+    ("sum(softmax(x))", "x=1x3", "zeros(1,3)"),
+    ("sum(σ(x) + σ(-x))", "x=1x3", "zeros(1,3)"),
+    ("sum(relu(x@x))", "x=zeros(50,50)", "zeros(50,50)"),
+    ("sum(abs(x@x))", "x=zeros(50,50)", "zeros(50,50)"),
+])
+def test_right_claims_pass(expr: str, at: str, claim: str) -> None:
+    code, out = run(expr, "--let", at, "--expect", claim)
+    assert code == 0, out
+
+
+def test_exact_values_are_right_to_the_last_digit() -> None:
+    r = gradcheck.check("sum(tanh(x))", at={"x": [[200]]})
+    assert r.exact[0, 0] == pytest.approx(7.660678386856023e-174, rel=1e-15)
+    r = gradcheck.check("sum(sin(x)/x)", at={"x": [[1e-100]]})
+    assert r.exact[0, 0] == pytest.approx(-1e-100 / 3, rel=1e-15)
+    assert gradcheck.check("sum(softmax(x))", shapes={"x": (1, 3)}).exact.tolist() == [
+        [0.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize(("expr", "at", "method"), [
+    ("sum((exp(x)-1)/x)", "x=[[1e-8]]", "auto"),
+    ("sum((1-cos(x))/x**2)", "x=[[1e-3]]", "auto"),
+    ("sum(log(x))", "x=[[1e-300]]", "auto"),
+    ("norm(x)", "x=[[1e-300,1e-300]]", "auto"),
+    ("sum(x*x)", "x=[[1e-300,1e-300]]", "auto"),
+])
+def test_numeric_bounds_hold_on_a_correct_f(expr: str, at: str, method: str) -> None:
+    code, out = run(expr, "--let", at, "--method", method)
+    assert code == 0, out
+
+
+def test_log_at_1e_300_is_estimated_with_a_relative_step() -> None:
+    r = gradcheck.check("sum(log(x))", at={"x": [[1e-300]]})
+    assert r.numeric[0, 0] == pytest.approx(1e300, rel=1e-10)
+
+
+def test_a_nan_bound_is_no_verdict_not_a_failure() -> None:
+    code, out = run("sum(exp(x))", "--let", "x=[[709.7]]", "--method", "central")
+    assert code in (0, 3), out
+    assert "FAIL" not in out
+
+
+# ----- the certified numbers themselves -----
+
+def test_certify_raises_precision_until_converged() -> None:
+    import sympy
+    x = sympy.Rational(200)
+    values, errors = balls.certify([1 - sympy.tanh(x) ** 2])
+    assert values[0] == pytest.approx(7.660678386856023e-174, rel=1e-15) and errors[0] == 0
+
+
+def test_not_a_number_stays_nan() -> None:
+    import sympy
+    values, errors = symbolic.certified(sympy.Matrix([[sympy.DiracDelta(0), 1]]))
+    assert np.isnan(values[0, 0]) and values[0, 1] == 1.0
