@@ -17,6 +17,7 @@ from .api import derivative as derivative
 from .api import jacobian as jacobian
 from .errors import ClaimError as ClaimError
 from .errors import DomainError as DomainError
+from .errors import FunctionError as FunctionError
 from .errors import GradcheckError as GradcheckError
 from .errors import GradientMismatch as GradientMismatch
 from .errors import LimitError as LimitError
@@ -37,6 +38,7 @@ __all__ = [
     "ClaimError",
     "FunctionResult",
     "DomainError",
+    "FunctionError",
     "GradcheckError",
     "Gradient",
     "GradientMismatch",

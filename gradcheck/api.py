@@ -131,7 +131,7 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
 def _check(expr: str, wrt: str | Iterable[str] | None, at: Mapping[str, Any] | None,
            shapes: Mapping[str, Any] | None, expect: Any, atol: float, rtol: float, seed: int,
            method: str, directions: int | None, timeout: float, engine: str) -> CheckResult:
-    _check_tolerances(atol, rtol)
+    check_tolerances(atol, rtol)
     if method not in numeric.METHODS:
         raise OptionError(f"unknown method {method!r}",
                           hint=suggest(str(method), numeric.METHODS)
@@ -246,7 +246,8 @@ def _check_engine(engine: str) -> None:
                           + ", ".join(ENGINES))
 
 
-def _check_tolerances(atol: float, rtol: float) -> None:
+def check_tolerances(atol: float, rtol: float) -> None:
+    """Raise an OptionError unless atol and rtol are finite numbers >= 0."""
     for which, v in (("atol", atol), ("rtol", rtol)):
         if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
             raise OptionError(f"{which} must be a finite number >= 0, got {v!r}")

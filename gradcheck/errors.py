@@ -134,6 +134,11 @@ class ClaimError(GradcheckError):
     """A claimed derivative whose shape or form cannot be compared."""
 
 
+class FunctionError(GradcheckError):
+    """A user's function that cannot be judged: its forward is not finite or
+    not deterministic at the point."""
+
+
 class LimitError(GradcheckError):
     """Input beyond a limit that keeps a check from hanging (a time budget)."""
 

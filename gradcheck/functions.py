@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from . import api, numeric, symbolic
+from . import api, claims, numeric, symbolic
 from .compare import SCALE, Mismatch, bound_name, compare
-from .errors import ClaimError, GradientMismatch, OptionError, suggest
+from .errors import ClaimError, FunctionError, GradientMismatch, OptionError, suggest
 from .evaluate import Trace
 from .parser import parse
 from .points import to_value
@@ -113,9 +113,10 @@ def check_function(forward: Callable[..., Any], backward: Callable[..., Any], *,
     masks = _masks(mask, inputs)
     if not isinstance(upstreams, int) or isinstance(upstreams, bool) or upstreams < 1:
         raise OptionError(f"upstreams must be a whole number >= 1, got {upstreams!r}")
+    api.check_tolerances(atol, rtol)
     if expr is not None:
         _check_expression(expr, inputs, names)
-    out = np.asarray(forward(**_copy(inputs)), dtype=np.float64)
+    out = _forward(forward, inputs)
     ups = np.array([_upstream(out.shape, seed, k) for k in range(upstreams)])
     grads = [_gradients(backward(u.copy(), **_copy(inputs)), names, inputs) for u in ups]
     mismatches: list[Mismatch] = []
@@ -142,7 +143,8 @@ def check_function(forward: Callable[..., Any], backward: Callable[..., Any], *,
     for n in names:
         judged = np.ones(inputs[n].shape, dtype=bool) if n not in masks else masks[n].copy()
         for name, i in kinks:
-            judged[i] = judged[i] and name != n
+            if name == n:  # a kink's index is into its own input's shape
+                judged[i] = False
         max_error[n] = max(float(np.max(d[judged], initial=0.0)) for d in diffs[n])
     return FunctionResult(reference, {n: inputs[n].shape for n in names}, tuple(kinks),
                           out.shape, upstreams, tuple(mismatches), max_error, calls, atol, rtol)
@@ -168,6 +170,30 @@ def _array(value: Any, name: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise OptionError(f"the value of '{name}' has entries that are not finite")
     return array
+
+
+def _forward(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """forward's value at the point, which must be finite and the same twice
+    (a forward that draws noise passes any backward, or fails a right one)."""
+    raw = forward(**_copy(inputs))
+    out = claims.real_array(raw, "forward's value").reshape(np.shape(raw))
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        where = tuple(int(v) for v in np.unravel_index(bad[0], out.shape))
+        raise FunctionError("forward is not finite at this point",
+                            detail=f"{out.flat[bad[0]]} at entry {list(where)}"
+                                   + (f" and {bad.size - 1} more" if bad.size > 1 else ""),
+                            hint="choose a point where forward stays within float64's range")
+    raw = forward(**_copy(inputs))
+    again = claims.real_array(raw, "forward's value").reshape(np.shape(raw))
+    if again.shape != out.shape or not np.array_equal(again, out):
+        diff = float(np.max(np.abs(again - out))) if again.shape == out.shape else float("nan")
+        raise FunctionError("forward is not deterministic: two calls at the same point differ",
+                            detail=f"by up to {diff:.3g}" if np.isfinite(diff) else
+                            f"shapes {out.shape} and {again.shape}",
+                            hint="fix its random state (dropout, noise) or seed it inside "
+                                 "forward, so that the same inputs give the same output")
+    return out
 
 
 def _upstream(shape: tuple[int, ...], seed: int, k: int) -> np.ndarray:
@@ -236,7 +262,9 @@ def _gradients(result: Any, names: list[str], inputs: Mapping[str, np.ndarray]
         got = dict(zip(names, result, strict=True))
     out = {}
     for n, g in got.items():
-        array = np.asarray(g, dtype=np.float64)
+        array = claims.real_array(g, f"backward's gradient for '{n}'")
+        if np.ndim(g) < 2:
+            array = array.reshape(np.shape(g))  # as given: inputs keep their shapes
         if array.shape != inputs[n].shape:
             raise ClaimError(f"backward's gradient for '{n}' has shape {array.shape}",
                              detail=f"'{n}' has shape {inputs[n].shape}",

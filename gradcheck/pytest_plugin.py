@@ -19,6 +19,7 @@ Arguments given in a call override the configured defaults.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,9 +80,9 @@ def gradchecker(request: pytest.FixtureRequest) -> Checker:
                           seed=int(ini["gradcheck_seed"]), method=ini["gradcheck_method"])
     except ValueError as e:
         raise pytest.UsageError(f"gradcheck: a bad value in the ini file: {e}") from None
-    if checker.method not in numeric.METHODS or checker.atol < 0 or checker.rtol < 0 \
-            or checker.seed < 0:
+    if checker.method not in numeric.METHODS or not (0 <= checker.atol < math.inf) \
+            or not (0 <= checker.rtol < math.inf) or checker.seed < 0:
         raise pytest.UsageError(
-            f"gradcheck: bad ini value: {ini}; atol, rtol and seed are >= 0 and the method is "
-            "one of " + ", ".join(numeric.METHODS))
+            f"gradcheck: bad ini value: {ini}; atol and rtol are finite numbers >= 0, seed "
+            "a whole number >= 0, and the method is one of " + ", ".join(numeric.METHODS))
     return checker

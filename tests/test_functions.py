@@ -162,3 +162,45 @@ def test_a_kink_inside_forward_is_not_called_a_wrong_backward():
     assert "not differentiable at this point along x[0,0]" in str(r)
     wrong = gradcheck.check_function(forward, lambda g, x: g, at={"x": [[0.0, 1.5, -2.0]]})
     assert [(m.variable, m.index) for m in wrong.mismatches] == [("x", (0, 2))] * 3
+
+
+# ----- issue 17: crashes and wrong verdicts on users' own code -----
+
+def test_a_kink_in_one_input_does_not_index_another_inputs_mask():
+    relu = lambda a: np.maximum(a, 0)  # noqa: E731
+    at = {"x": np.array([[1.0, 0.25]]), "W": np.array([[1.0, 0.5], [0.5, 1.0]]),
+          "b": np.array([-1.125, 0.5])}
+
+    def back(u, x, W, b):
+        m = (x @ W + b > 0) * u
+        return {"x": m @ W.T, "W": x.T @ m, "b": m.sum(0)}
+
+    r = gradcheck.check_function(lambda x, W, b: relu(x @ W + b), back, at=at)
+    assert r.passed and ("b", (0,)) in r.kinks and ("x", (0, 0)) in r.kinks
+
+
+def test_a_forward_that_is_not_deterministic_is_not_judged():
+    rng = np.random.default_rng(0)
+    with pytest.raises(gradcheck.FunctionError, match="not deterministic"):
+        gradcheck.check_function(
+            lambda x, W: np.tanh(x @ W) + 1e-6 * rng.standard_normal((1, 2)),
+            lambda u, x, W: {"x": 0 * x, "W": 0 * W}, at={"x": [[1.0, 2.0]], "W": np.eye(2)})
+
+
+def test_a_forward_that_overflows_is_named_not_blamed_on_backward():
+    with np.errstate(over="ignore"), pytest.raises(gradcheck.FunctionError,
+                                                   match="forward is not finite"):
+        gradcheck.check_function(lambda x: x * x, lambda u, x: 2 * x * u, at={"x": [[1e200]]})
+
+
+@pytest.mark.parametrize("rtol", [np.inf, np.nan, -1.0])
+def test_check_function_validates_its_tolerances(rtol):
+    with pytest.raises(gradcheck.OptionError, match="rtol must be a finite number"):
+        gradcheck.check_function(lambda x: x * x, lambda u, x: 0 * x, at={"x": [[1.0]]},
+                                 rtol=rtol)
+
+
+def test_complex_gradients_from_backward_are_refused():
+    with pytest.raises(gradcheck.ClaimError, match="complex"):
+        gradcheck.check_function(lambda x: x * x, lambda u, x: (2 * x * u).astype(complex),
+                                 at={"x": [[1.0, 2.0]]})
