@@ -17,10 +17,11 @@ The floor is the rounding float64 itself makes: at least 4u·|exact| (u =
 2⁻⁵³) plus the least normal float. A claim computed in float64 by the
 user (an array, a callable) comes with ``claim_floor``, the rounding a
 float64 evaluation of the derivative makes at each entry: a difference
-within it is never a FAIL, but it counts towards a PASS only up to SCALE·m,
-m the largest |exact| in the entry's row or column of the Jacobian (beyond
-that a rounding and a mistake look alike: undecided), or in full where that
-row and column are all 0. Without a
+within it is never a FAIL, but it counts towards a PASS only where the
+truth is exactly 0 (float noise where it should be 0), up to SCALE·m, m
+the largest |exact| in the entry's row or column of the Jacobian, or in
+full where that row and column are all 0. Elsewhere a rounding beyond the
+tolerance and a mistake look alike: undecided. Without a
 ``claim_floor`` it is SCALE·m; for the engines' agreement the floor is
 always SCALE·m.
 
@@ -144,8 +145,8 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
     grid = _Grid(rows, shape)
     e, n, ne, c = (grid.view(a) for a in (exact, numeric, numeric_error, claimed))
     own, cown = (grid.view(a) for a in (exact_error, claim_error))
-    cfloor = claim_floor if claim_floor is None or np.ndim(claim_floor) == 0 \
-        else grid.view(claim_floor)
+    scalar_floor = claim_floor is None or np.ndim(claim_floor) == 0
+    cfloor = claim_floor if scalar_floor else grid.view(claim_floor)
     keep = grid.view(None if skip is None else ~skip)
     row_max, col_max = _maxima(grid.view(ref), keep)
     engines = e is not None and n is not None and ne is not None
@@ -196,13 +197,15 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
             assert truth is not None
             size = np.abs(truth[part])
             cdiff = np.abs(c[part] - truth[part])
-            rounded = floor if cfloor is None else cfloor if np.ndim(cfloor) == 0 \
-                else cfloor[part]
+            rounded = floor if cfloor is None else cfloor if scalar_floor else cfloor[part]
             plain = atol + rtol * size + RESOLUTION * size + LEAST
             # The claim's rounding can excuse a difference (never a FAIL for
-            # it), but grants a PASS only where it is small next to its row
-            # and column: beyond that a rounding and a mistake look alike.
-            granted = np.minimum(rounded, np.where(floor > 0, floor, rounded))  # all 0: no scale
+            # it), but grants a PASS only where the truth is exactly 0 (noise
+            # where it should be 0), up to SCALE·m, or in full where its row
+            # and column are all 0: elsewhere a rounding larger than the
+            # tolerance and a mistake look alike.
+            granted = np.where(size == 0, np.minimum(rounded, np.where(floor > 0, floor,
+                                                                       rounded)), 0.0)
             terms = (atol, rtol * size, granted + RESOLUTION * size + LEAST)
             bounds = (_at(ne, part) if e is None else _at(own, part), _at(cown, part))
             spread = bounds[0] + bounds[1]

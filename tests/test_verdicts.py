@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gradcheck
 from gradcheck import balls, symbolic
@@ -150,3 +152,39 @@ def test_not_a_number_stays_nan() -> None:
     import sympy
     values, errors = symbolic.certified(sympy.Matrix([[sympy.DiracDelta(0), 1]]))
     assert np.isnan(values[0, 0]) and values[0, 1] == 1.0
+
+
+# ----- properties: right claims never fail, wrong claims never pass -----
+
+_OPS = ("add", "sub", "mul", "matmul", "neg", "transpose", "exp", "sin", "tanh", "sigmoid",
+        "softplus", "sum", "softmax", "div", "log", "relu", "abs", "inv", "det")
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_generated_claims_are_judged_right(data: st.DataObject) -> None:
+    from gradcheck.strategies import expressions, points
+
+    e = data.draw(expressions(ops=_OPS, max_depth=3, max_side=3, max_variables=2))
+    point = data.draw(points(e, away_from_kinks=1e-3))
+    text = f"sum({e.text})"
+    name = sorted(e.shapes)[0]
+    try:
+        truth = gradcheck.check(text, wrt=name, at=point)
+    except gradcheck.GradcheckError:
+        return  # refused with a reason (a domain or a limit): no verdict to judge
+    assert truth.verdict != "fail", str(truth)
+    t = np.asarray(truth.exact, dtype=float)
+    assert gradcheck.check(text, wrt=name, at=point, expect=t).verdict != "fail"
+    scale = float(np.abs(t).max())
+    if scale == 0 or not np.isfinite(scale):
+        return
+    delta = data.draw(st.sampled_from([1e-6, 1e-4, 1e-2, 1.0]))
+    wrong = t.copy()
+    k = data.draw(st.integers(0, t.size - 1))
+    entry = np.unravel_index(k, t.shape)
+    wrong[entry] += delta * max(abs(float(t[entry])), 1e-3 * scale) * data.draw(
+        st.sampled_from([1.0, -1.0]))
+    if abs(float(wrong[entry] - t[entry])) <= 2e-6 * abs(float(t[entry])):
+        return  # lost to rounding: not really wrong at rtol 1e-7
+    assert gradcheck.check(text, wrt=name, at=point, expect=wrong).verdict != "pass"
