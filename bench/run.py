@@ -45,6 +45,9 @@ def planted_outcome(r: Any, exact: np.ndarray, idx: tuple[int, ...]) -> tuple[st
     tolerance gradcheck gave that entry (atol + rtol·|exact| + floor)."""
     tol = r.atol + r.rtol * abs(exact[idx]) + float(rounding_floor(exact)[idx])
     reported = [(tuple(m.index), m.kind) for m in r.mismatches]
+    if r.verdict == "undecided":  # never a pass: the bounds could not tell (see the report)
+        unsure = {tuple(m.index) for g in r.gradients for m in g.undecided}
+        return ("undecided" if idx in unsure else "undecided elsewhere"), tol
     if r.passed:
         return "missed", tol
     if reported == [(idx, "claim")]:

@@ -426,10 +426,11 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
             # A claim computed in float64 (an array, a backward pass) may be off by
             # the rounding a float64 evaluation of the derivative makes, entry by entry.
             with budget.section("the rounding of the derivative in float64"):
-                claim_floor = CLAIM_ROUNDING * closed_eval.rounding_bound(closed,
-                                                                          problem.values)
-            if claim_floor.shape != claimed.shape:
-                claim_floor = shape(claim_floor)[0]
+                bound = closed_eval.rounding_bound(closed, problem.values)
+            if bound is not None:  # else the floor relative to the row and column
+                claim_floor = CLAIM_ROUNDING * bound
+                if claim_floor.shape != claimed.shape:
+                    claim_floor = shape(claim_floor)[0]
     common = dict(name=name, shape=w_shape, exact=exact, exact_values=truth.values,
                   claimed=claimed, claim_form=form, elementwise=elementwise,
                   claim_text=claim if isinstance(claim, str) else None, engine=truth.engine,

@@ -23,10 +23,12 @@ import numpy as np
 
 from . import closed_eval, symbolic
 from .errors import ClaimError, GradcheckError
+from .evaluate import OutOfDomain
+from .evaluate import evaluate as evaluate_numpy
 from .parser import parse
 from .points import Value
 from .shapes import broadcast, fmt, infer
-from .tree import Shape, walk
+from .tree import Shape, render, walk
 
 __all__ = ["evaluate", "evaluate_bounded", "layout", "real_array"]
 
@@ -57,6 +59,14 @@ def evaluate_bounded(claim: Any, values: Mapping[str, Value]) -> tuple[np.ndarra
         except GradcheckError as e:
             e.message = f"in the claimed derivative: {e.message}"
             raise
+        try:
+            evaluate_numpy(typed.tree, {n: v.array for n, v in values.items()})
+        except OutOfDomain as e:
+            raise ClaimError(f"the claimed derivative is undefined at this point: "
+                             f"'{render(e.node)}' is outside its domain", text=claim,
+                             column=e.node.at + 1, detail=e.reason,
+                             hint="check the claim, or choose a point where it is defined"
+                             ) from None
         sizes = (n.shape[0] * n.shape[1] for n in walk(typed.tree) if n.shape is not None)
         if max(sizes, default=1) > symbolic.SYMPY_MATRIX:
             return closed_eval.evaluate_bounded(typed.tree, values)

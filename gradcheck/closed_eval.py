@@ -119,14 +119,19 @@ def jacobian(d: Derivative, values: Mapping[str, Value], sparse: bool = False) -
     return Jacobian(value, error, "float64")
 
 
-def rounding_bound(d: Derivative, values: Mapping[str, Value]) -> np.ndarray:
+def rounding_bound(d: Derivative, values: Mapping[str, Value]) -> np.ndarray | None:
     """A bound, entry by entry, on the rounding a float64 evaluation of the
     derivative makes at the point (dense, gradcheck's layout): the floor
-    below which a claim computed in float64 cannot be told from the truth."""
+    below which a claim computed in float64 cannot be told from the truth.
+    None where float64 cannot evaluate it (a singular matrix)."""
     calls, names, _ = _survey(d.expression, values, d.cotangent)
     fenv = {n: values[n].array.astype(np.float64) for n in names}
-    with np.errstate(all="ignore"):
-        _, error = _stacked(d, lambda g: _Bounded(fenv, g).value(d.expression), np.float64)
+    try:
+        with np.errstate(all="ignore"):
+            _, error = _stacked(d, lambda g: _Bounded(fenv, g).value(d.expression),
+                                np.float64)
+    except np.linalg.LinAlgError:
+        return None
     out: np.ndarray = np.where(np.isfinite(error), error, np.inf)
     return out
 
@@ -599,7 +604,8 @@ def _jump(name: str) -> Callable[[Pair], Pair]:
 
     def f(a: Pair) -> Pair:
         x, ex = a
-        return np.asarray(fn(x), dtype=np.float64), np.where(np.abs(x) > ex, 0.0, np.inf)
+        exact = (np.abs(x) > ex) | (ex == 0)  # an exact input gives an exact sign
+        return np.asarray(fn(x), dtype=np.float64), np.where(exact, 0.0, np.inf)
     return f
 
 

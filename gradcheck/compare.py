@@ -19,9 +19,9 @@ user (an array, a callable) comes with ``claim_floor``, the rounding a
 float64 evaluation of the derivative makes at each entry: a difference
 within it is never a FAIL, but it counts towards a PASS only where the
 truth is exactly 0 (float noise where it should be 0), up to SCALE·m, m
-the largest |exact| in the entry's row or column of the Jacobian, or in
-full where that row and column are all 0. Elsewhere a rounding beyond the
-tolerance and a mistake look alike: undecided. Without a
+the largest |exact| in the entry's row or column of the Jacobian.
+Elsewhere a rounding beyond the tolerance and a mistake look alike:
+undecided. Without a
 ``claim_floor`` it is SCALE·m; for the engines' agreement the floor is
 always SCALE·m.
 
@@ -201,11 +201,10 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
             plain = atol + rtol * size + RESOLUTION * size + LEAST
             # The claim's rounding can excuse a difference (never a FAIL for
             # it), but grants a PASS only where the truth is exactly 0 (noise
-            # where it should be 0), up to SCALE·m, or in full where its row
-            # and column are all 0: elsewhere a rounding larger than the
-            # tolerance and a mistake look alike.
-            granted = np.where(size == 0, np.minimum(rounded, np.where(floor > 0, floor,
-                                                                       rounded)), 0.0)
+            # where it should be 0), up to SCALE·m: elsewhere (and where the
+            # row and column are all 0, with no scale to go by) a rounding
+            # larger than the tolerance and a mistake look alike.
+            granted = np.where(size == 0, np.minimum(rounded, floor), 0.0)
             terms = (atol, rtol * size, granted + RESOLUTION * size + LEAST)
             bounds = (_at(ne, part) if e is None else _at(own, part), _at(cown, part))
             spread = bounds[0] + bounds[1]

@@ -30,6 +30,7 @@ only the imaginary parts that move (:mod:`gradcheck.tangents`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,12 +42,12 @@ from . import closed_eval, ops, progress, structure, tangents
 from .compare import bound_array, store_bound, zeros
 from .evaluate import Kink, OutOfDomain, Trace, evaluate_traced
 from .sparse import Sparse
-from .stencils import BACKWARD, EPS, FORWARD, STENCILS, Stencil
+from .stencils import BACKWARD, EPS, FORWARD, RICHARDSON, STENCILS, Stencil
 from .structure import Groups
 from .tree import Call, Node, render, walk
 
 __all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "directional", "jacobian",
-           "jacobian_of", "one_sided", "resolve_method"]
+           "jacobian_of", "one_sided", "refine_columns", "resolve_method"]
 
 METHODS = ("auto", "complex", "richardson", "central", "forward", "backward")
 COMPLEX_STEP = 1e-20  # relative: far below rounding, far above underflow
@@ -120,6 +121,7 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
                else _grouped(probe, tree, wrt, method, sparse))
     if est is None:
         est = _entry_by_entry(probe, on_kink, method)
+    est = _conditioned(tree, probe, est)
     if est.value.shape[:2] == (1, 1) and est.value.ndim == 4:  # a 1×1 f: the gradient
         undefined = tuple(Undefined(u.index[2:], u.left, u.right, u.where)
                           for u in est.undefined)
@@ -129,6 +131,21 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
 
 
 Function = Callable[[np.ndarray], tuple[np.ndarray, Trace]]
+
+
+def _conditioned(tree: Node, probe: _Probe, est: Estimate) -> Estimate:
+    """With inv, det or logdet in f, every entry's bound also allows a few
+    eps of the largest entry times the conditioning: LU's rounding is spread
+    over the whole result (normwise), so a small entry of an ill-conditioned
+    inverse is off by far more than eps·κ of itself."""
+    if not any(isinstance(n, Call) and ops.OPS[n.op].condition is not None
+               for n in walk(tree)):
+        return est
+    values = est.value.values if isinstance(est.value, Sparse) else est.value
+    spread = 4 * EPS * probe.amplification * float(np.max(np.abs(values), initial=0.0))
+    error = est.error.like(est.error.values + spread) if isinstance(est.error, Sparse) \
+        else est.error + spread
+    return dataclasses.replace(est, error=error)
 
 
 def _complex_all(probe: _Probe, tree: Node, env: Mapping[str, np.ndarray],
@@ -228,12 +245,101 @@ def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None 
     """Estimate the Jacobian of ``fn`` at ``w0`` (any shapes): ``value[..., i]``
     is ∂f/∂w[i]. Entries where ``mask`` is False are fixed: not perturbed,
     their columns 0 with bound 0. ``tree`` names kinks in messages;
-    ``amplification`` scales the rounding bounds. ``auto`` is Richardson here:
-    an arbitrary function need not accept complex numbers."""
-    if method == "auto":
-        method = "richardson"
-    probe, on_kink = _start(fn, w0, tree, amplification)
-    return _entry_by_entry(probe, on_kink, method, mask)
+    ``amplification`` scales the rounding bounds. ``auto`` (an arbitrary
+    function need not accept complex numbers) is Richardson's stencil at one
+    step per entry, 6 evaluations, tried at smaller steps only for the
+    entries whose bound that leaves wider than :data:`QUICK_ENOUGH` of their
+    column (a kink or fast variation within the step)."""
+    probe, on_kink = _user_probe(fn, w0, tree, amplification)
+    if method == "auto" and not on_kink:
+        return _quick(probe, mask)
+    return _entry_by_entry(probe, on_kink, "richardson" if method == "auto" else method, mask)
+
+
+def _user_probe(fn: Function, w0: np.ndarray, tree: Node | None,
+                amplification: float) -> tuple[_Probe, list[Kink]]:
+    # Inside a user's function rounding is out of sight (sin(x@W) near a zero
+    # of sin is off by eps·|x@W|, far more than eps·|f|): allow a few eps of
+    # each entry of f, and USER_NOISE eps of the largest.
+    probe, on_kink = _start(fn, w0, tree, amplification if tree is not None
+                            else max(amplification, USER_ROUNDING))
+    if tree is None:
+        probe._rounding = lambda: USER_NOISE * EPS * float(np.abs(probe.f0).max(initial=0.0))
+    return probe, on_kink
+
+
+def refine_columns(fn: Function, w0: np.ndarray, entries: list[tuple[int, ...]]
+                   ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    """Tighter estimates of ∂f/∂w[i] for a few entries i of w (Richardson's
+    stencil at a few steps: see :func:`jacobian_of`), each with its bound,
+    and the evaluations spent: for entries whose one-step bound could not
+    decide a comparison."""
+    probe, _ = _user_probe(fn, w0, None, 1.0)
+    scale = float(np.max(np.abs(w0), initial=0.0)) or 1.0
+    out = []
+    for i in entries:
+        col = _refined(probe, _unit(w0.shape, i), max(abs(float(w0[i])), scale))
+        out.append((col[0], col[1]))
+    return out, probe.calls
+
+
+QUICK_ENOUGH = 2.0**-26  # a one-step bound this small next to its column needs no refining
+QUICK = RICHARDSON  # the stencil of the one step
+USER_ROUNDING = 4.0  # a user's f is taken to be within this many times a few eps of it ...
+USER_NOISE = 64.0  # ... and within this many eps of its largest entry
+
+
+def _quick(probe: _Probe, mask: np.ndarray | None) -> Estimate:
+    """Richardson's stencil at one step per entry of w (h ≈ ε^⅐ of the
+    entry's scale, 6 evaluations, the O(h⁴) companion bounding the error),
+    each tried again at smaller steps where that bound is not small (see
+    :func:`jacobian_of`)."""
+    f0, w0 = probe.f0, probe.w0
+    value = zeros(f0.shape + w0.shape)
+    error = zeros(value.shape)
+    steps = np.zeros(w0.shape)
+    methods = np.full(w0.shape, "fixed", dtype=object)
+    lead = (slice(None),) * f0.ndim
+    scale = float(np.max(np.abs(w0), initial=0.0)) or 1.0
+    for done, i in enumerate(np.ndindex(w0.shape)):
+        progress.advance("numeric", done, w0.size)
+        if mask is not None and not mask[i]:
+            continue
+        d = _unit(w0.shape, i)
+        h = QUICK.base * max(abs(float(w0[i])), scale)
+        try:
+            col: Column | None = _apply(probe, d, QUICK, h)
+        except (_Crossed, OutOfDomain):
+            col = None
+        if col is not None:
+            wide = ~(col[1] <= QUICK_ENOUGH * (np.abs(col[0]).max(initial=0.0)
+                                                + np.finfo(float).tiny))
+            if wide.any():
+                col = None
+        if col is None:
+            col = _refined(probe, d, max(abs(float(w0[i])), scale))
+        value[(*lead, *i)], error[(*lead, *i)], steps[i], methods[i] = col
+    return Estimate(value, error, steps, methods, probe.calls)
+
+
+def _refined(probe: _Probe, d: np.ndarray, size: float) -> Column:
+    """Richardson's stencil at a few steps, 16 times apart, each entry of f
+    taking the estimate with the smallest bound (its companion's difference
+    plus rounding, never the rounding alone); the ladder where every step
+    crosses a kink or leaves the domain."""
+    best: Column | None = None
+    for k in range(3):
+        try:
+            col = _apply(probe, d, RICHARDSON, RICHARDSON.base * size / 16**k)
+        except (_Crossed, OutOfDomain):
+            continue
+        if best is None:
+            best = col
+            continue
+        tighter = col[1] < best[1]
+        best = (np.where(tighter, col[0], best[0]), np.where(tighter, col[1], best[1]),
+                col[2] if tighter.any() else best[2], "richardson")
+    return best if best is not None else _real(probe, d, RICHARDSON)
 
 
 def _entry_by_entry(probe: _Probe, on_kink: list[Kink], method: str,
@@ -657,9 +763,15 @@ def _apply(probe: _Probe, d: np.ndarray, s: Stencil, h: float,
     # should x + t·h round after all, by |∂f/∂x|·eps·|x|.
     sizes = np.abs(np.stack(outs)) + np.abs(probe.f0)
     weight = np.abs(s.value).sum()
+    carried = probe.rounding
+    if probe.tree is None and np.ndim(carried) == 0:
+        # A user's f: its unseen rounding (a share of its largest entry) only
+        # where the evaluations moved; an entry none of them changed is not
+        # computed from w's entry at all.
+        carried = np.where(np.any(diffs != 0, axis=0), carried, 0.0)
     rounding = (4 * EPS * probe.amplification * np.tensordot(np.abs(s.value), sizes, axes=1)
                 + 2 * EPS * _size(probe, d) * weight * np.abs(value)
-                + 2 * weight * probe.rounding) / h
+                + 2 * weight * carried) / h
     return value, np.abs(value - companion) + rounding, h, s.name
 
 

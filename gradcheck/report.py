@@ -487,6 +487,13 @@ def function_text(r: Any) -> str:
         if names:
             parts.append("backward is wrong for " + ", ".join(names))
         out += ["", "FAIL: " + "; ".join(parts)]
+    elif r.undecided:
+        names = sorted({m.variable for m in r.undecided})
+        count = len({(m.variable, m.index) for m in r.undecided})
+        out += ["", f"CANNOT JUDGE: at {_entries(count)}"
+                    f" of {', '.join(names)} the finite-difference bound is too wide to tell a "
+                    "right backward from a wrong one (f varies too fast or too noisily there); "
+                    "give expr= for an exact reference, or loosen rtol"]
     else:
         out += ["", f"PASS: backward agrees with {r.reference} for every input and upstream"]
     return "\n".join(out)

@@ -180,7 +180,15 @@ def test_a_relative_error_of_1e6_is_caught_in_small_entries_too():
     s = np.exp(x) / np.exp(x).sum()
     noise = s - s * s.sum()
     assert np.abs(noise).max() > 0
-    assert gradcheck.check("sum(softmax(x))", at={"x": x}, expect=noise).passed
+    # Where every entry is 0 there is no scale to tell noise from a mistake:
+    # never a FAIL, and no PASS either.
+    assert gradcheck.check("sum(softmax(x))", at={"x": x}, expect=noise).verdict == "undecided"
+    # Where the row has a scale, noise at the entries that should be 0 passes.
+    y = np.array([[0.5, -0.25, 1.0]])
+    p = np.exp(x) / np.exp(x).sum()
+    vjp = p * (y - (p * y).sum())  # ∂ sum(softmax(x)*y) / ∂x as a float64 backward makes it
+    assert gradcheck.check("sum(softmax(x)*y)", wrt="x", at={"x": x, "y": y},
+                           expect=vjp).passed
     # ... but 1e-15 where 2·z is exactly 0 is no rounding of this derivative.
     assert gradcheck.check("sum(z * z)", at={"z": [[0.0, 3.0]]},
                            expect=[[1e-15, 6]]).verdict == "fail"

@@ -31,7 +31,9 @@ def test_a_correct_dense_layer_passes(expr):
     r = gradcheck.check_function(dense, dense_backward, at=AT, expr=expr)
     assert r.passed, str(r)
     assert r.inputs == {"x": (3, 2), "W": (2, 2), "b": (2,)} and r.output_shape == (3, 2)
-    assert max(r.max_error.values()) < 1e-12
+    # One central step per entry, refined only where a comparison needs it:
+    # right to about 1e-10 here, far inside rtol 1e-7.
+    assert max(r.max_error.values()) < 1e-9
 
 
 # name, backward with one bug, the input whose gradient is wrong

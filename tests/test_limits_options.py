@@ -253,6 +253,9 @@ def test_the_time_budget_survives_a_signal_dropped_in_a_gc_callback():
             while time.monotonic() < end:
                 pass
 
+    t0 = time.monotonic()
+    gc.collect()  # what a collection takes here by itself, after the tests before this one
+    collecting = time.monotonic() - t0
     gc.callbacks.append(slow)
     start = time.monotonic()
     try:
@@ -263,4 +266,5 @@ def test_the_time_budget_survives_a_signal_dropped_in_a_gc_callback():
                     pass
     finally:
         gc.callbacks.remove(slow)
-    assert time.monotonic() - start < 0.4  # sent again at once, not REPEAT later
+    # sent again at once, not REPEAT later
+    assert time.monotonic() - start < 0.4 + 2 * collecting
