@@ -22,5 +22,6 @@ bench:
 	$(PYTHON) bench/run.py
 	$(PYTHON) bench/accuracy.py
 	$(PYTHON) bench/scale.py
+	$(PYTHON) bench/truth.py
 
 check: lint test docs

@@ -399,7 +399,7 @@ def directional(tree: Node, wrt: str, env: Mapping[str, np.ndarray], directions:
 
 def _derivative(probe: _Probe, d: np.ndarray, method: str, on_kink: list[Kink],
                 jumps: list[Jump]) -> Column:
-    if on_kink:
+    if on_kink and _moves_a_kink(probe, d, on_kink):
         return _at_kink(probe, d, on_kink, jumps)
     if method == "complex":
         return _complex(probe, d)
@@ -808,6 +808,19 @@ def _at_kink(probe: _Probe, d: np.ndarray, on_kink: list[Kink],
         jumps.append((tuple(map(int, idx)), float(left[idx]), float(right[idx]), where))
     value = np.where(jump, (left + right) / 2, right)
     return value, np.where(jump, np.abs(right - left) / 2, err_r), h, "one-sided"
+
+
+def _moves_a_kink(probe: _Probe, d: np.ndarray, on_kink: list[Kink]) -> bool:
+    """Whether a step along d moves an argument that sits on its kink: if not,
+    f is differentiable along d whatever the other entries (a ReLU layer at
+    [[0, 1e-20]] along its second entry), and the usual stencils apply."""
+    h = 2.0**-40 * max(_size(probe, d), 1.0)
+    for t in (h, -h):
+        after = {id(k.node): k.offset for k in probe(d, t)[2].kinks}
+        if any(((k.offset == 0) & (after.get(id(k.node), k.offset) != 0)).any()
+               for k in on_kink):
+            return True
+    return False
 
 
 def _moved_kinks(probe: _Probe, d: np.ndarray, h: float, on_kink: list[Kink]) -> str:

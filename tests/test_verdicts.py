@@ -188,3 +188,38 @@ def test_generated_claims_are_judged_right(data: st.DataObject) -> None:
     if abs(float(wrong[entry] - t[entry])) <= 2e-6 * abs(float(t[entry])):
         return  # lost to rounding: not really wrong at rtol 1e-7
     assert gradcheck.check(text, wrt=name, at=point, expect=wrong).verdict != "pass"
+
+
+# ----- found by bench/truth.py -----
+
+def test_an_all_zero_gradient_does_not_pass_any_array_claim() -> None:
+    assert gradcheck.check("sum(abs(x)*x)", wrt="x", at={"x": [[0.0]]},
+                           expect=[[0.9]]).verdict == "fail"
+    assert gradcheck.check("sum(abs(x)*x)", wrt="x", at={"x": [[0.0]]},
+                           expect=[[0.0]]).verdict == "pass"
+    rank_one = {"x": [[0.2849248354047724]], "a": [[-1.25], [-0.9375]], "b": [[1.0625, -0.875]]}
+    assert gradcheck.check("det(a@x@b)", wrt="x", at=rank_one, expect=[[0.5]]).verdict != "pass"
+
+
+def test_claims_at_a_singular_matrix() -> None:
+    at = {"x": [[1, 2], [2, 4]]}
+    assert gradcheck.check("det(x)", wrt="x", at=at, expect=[[4, -2], [-2, 1]]).verdict == "pass"
+    assert gradcheck.check("det(x)", wrt="x", at=at, expect=[[4, -2], [-2, 2]]).verdict == "fail"
+    with pytest.raises(ClaimError, match="undefined at this point"):
+        gradcheck.check("det(x)", wrt="x", at=at, expect="det(x)*inv(x).T")
+
+
+def test_logdet_of_an_ill_conditioned_matrix_passes_its_right_claim() -> None:
+    rng = np.random.default_rng(5)
+    u, _, _ = np.linalg.svd(rng.standard_normal((9, 9)))
+    spd = u @ np.diag(np.logspace(0, -10.5, 9)) @ u.T  # condition about 3e10
+    assert 1e10 < np.linalg.cond(spd) < 1e11
+    assert gradcheck.check("logdet(W)", at={"W": spd}).verdict != "fail"
+    assert gradcheck.check("logdet(W)", at={"W": spd}, expect="inv(W).T").verdict == "pass"
+    assert gradcheck.check("logdet(W)", at={"W": spd}, expect="-inv(W).T").verdict == "fail"
+
+
+def test_a_point_beside_a_kink_is_not_refused() -> None:
+    r = gradcheck.check("sum(relu(x))", wrt="x", at={"x": [[0.0, 1e-20]]})
+    assert r.verdict == "pass" and r.numeric[0, 1] == 1.0
+    assert [u.index for u in r["x"].undefined] == [(0, 0)]
