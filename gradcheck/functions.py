@@ -36,6 +36,7 @@ from .evaluate import Trace
 from .parser import parse
 from .points import to_value
 from .shapes import infer
+from .stencils import EPS
 from .tree import variables as names_in
 
 __all__ = ["FunctionResult", "assert_function", "check_function"]
@@ -66,6 +67,9 @@ class FunctionResult:
     atol: float
     rtol: float
     undecided: tuple[Mismatch, ...] = ()  # entries the reference's bound cannot decide
+    # The precision the user's code was judged at (its inputs' and forward's
+    # lowest): "float64", "float32", ...
+    precision: str = "float64"
 
     @property
     def verdict(self) -> str:
@@ -117,31 +121,48 @@ def check_function(forward: Callable[..., Any], backward: Callable[..., Any], *,
     Returns:
         A :class:`FunctionResult`; it never raises on a mismatch.
     """
-    inputs = {str(n): _array(v, str(n)) for n, v in at.items()}
-    names = _names(wrt, inputs)
-    masks = _masks(mask, inputs)
+    given = {str(n): _array(v, str(n)) for n, v in at.items()}
+    names = _names(wrt, given)
+    masks = _masks(mask, given)
     if not isinstance(upstreams, int) or isinstance(upstreams, bool) or upstreams < 1:
         raise OptionError(f"upstreams must be a whole number >= 1, got {upstreams!r}")
     api.check_tolerances(atol, rtol)
     if expr is not None:
-        _check_expression(expr, inputs, names)
-    out = _forward(forward, inputs)
+        _check_expression(expr, given, names)
+    out, out_dtype = _forward(forward, given)
+    # The precision the user's code works in: the lowest of the checked
+    # inputs' and of forward's value; the reference is computed in float64
+    # where forward computes in it when given float64 (and the differences
+    # then take float64 steps), else in forward's own precision.
+    precision = max([float(np.finfo(out_dtype).eps)]
+                    + [float(np.finfo(given[n].dtype).eps) for n in names
+                       if given[n].dtype.kind == "f"])
+    wide = {n: (a.astype(np.float64) if a.dtype.kind == "f" else a) for n, a in given.items()}
+    ref_eps = EPS
+    if precision > EPS:
+        ref_eps = float(np.finfo(_forward(forward, wide)[1]).eps)
+    inputs = wide if expr is not None or ref_eps == EPS else given
     ups = np.array([_upstream(out.shape, seed, k) for k in range(upstreams)])
-    grads = [_gradients(backward(u.copy(), **_copy(inputs)), names, inputs) for u in ups]
+    grads = [_gradients(backward(u.astype(out_dtype), **_copy(given)), names, given)
+             for u in ups]
     mismatches: list[Mismatch] = []
     if expr is not None:
         reference = f"the exact derivative of {expr}"
-        jac, mismatches = _exact(expr, inputs, names, out, atol, rtol)
+        jac, mismatches = _exact(expr, wide, names, out, atol, rtol, precision)
         errors = {n: np.zeros_like(j) for n, j in jac.items()}
+        noise = errors
         calls = 0
     else:
         reference = "finite differences"
-        jac, errors, calls = _numeric(forward, inputs, names, masks, method)
-    verdicts = _judge_all(ups, grads, names, jac, errors, masks, atol, rtol)
+        jac, errors, noise, calls = _numeric(forward, wide, names, masks, method, ref_eps)
+    floor = 2.0**10 * precision  # a backward's rounding, relative to the terms it sums
+    verdicts = _judge_all(ups, grads, names, jac, errors, noise, masks, atol, rtol, floor,
+                          ref_eps)
     if expr is None and verdicts[1]:
         # Entries the one-step bound left undecided: their columns again, tighter.
-        calls += _refine(forward, inputs, jac, errors, verdicts[1])
-        verdicts = _judge_all(ups, grads, names, jac, errors, masks, atol, rtol)
+        calls += _refine(forward, wide, jac, errors, verdicts[1], ref_eps)
+        verdicts = _judge_all(ups, grads, names, jac, errors, noise, masks, atol, rtol,
+                              floor, ref_eps)
     found, unsure, diffs = verdicts
     mismatches += found
     kinks: list[tuple[str, tuple[int, ...]]] = []
@@ -160,7 +181,14 @@ def check_function(forward: Callable[..., Any], backward: Callable[..., Any], *,
         max_error[n] = max(float(np.max(d[judged], initial=0.0)) for d in diffs[n])
     return FunctionResult(reference, {n: inputs[n].shape for n in names}, tuple(kinks),
                           out.shape, upstreams, tuple(mismatches), max_error, calls, atol, rtol,
-                          tuple(unsure))
+                          tuple(unsure), _precision_name(precision))
+
+
+def _precision_name(eps: float) -> str:
+    for dtype in (np.float64, np.float32, np.float16):
+        if eps == float(np.finfo(dtype).eps):
+            return np.dtype(dtype).name
+    return f"eps {eps:.3g}"
 
 
 def assert_function(forward: Callable[..., Any], backward: Callable[..., Any],
@@ -176,19 +204,43 @@ def assert_function(forward: Callable[..., Any], backward: Callable[..., Any],
 # ----- the steps -----
 
 def _array(value: Any, name: str) -> np.ndarray:
+    """An input as given: floating arrays keep their precision (float32 is
+    checked as float32), integers and booleans pass through unchanged (labels,
+    indices) and are not differentiated unless ``wrt`` names them."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        value = value.detach().cpu().numpy()
     try:
-        array = np.array(value, dtype=np.float64)
+        array = np.array(value)
     except (TypeError, ValueError):
         raise OptionError(f"the value of '{name}' is not a real array: {value!r:.60}") from None
+    if array.dtype.kind in "iub":
+        return array
+    if array.dtype.kind != "f":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise OptionError(f"the value of '{name}' is not a real array: {value!r:.60}",
+                              hint="give real numbers (complex inputs are not checked)"
+                              ) from None
+        if np.iscomplexobj(array):
+            raise OptionError(f"the value of '{name}' is complex")
+    if array.dtype.itemsize > 8:
+        array = array.astype(np.float64)
     if not np.isfinite(array).all():
         raise OptionError(f"the value of '{name}' has entries that are not finite")
     return array
 
 
-def _forward(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-    """forward's value at the point, which must be finite and the same twice
-    (a forward that draws noise passes any backward, or fails a right one)."""
+def _forward(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray]
+             ) -> tuple[np.ndarray, np.dtype[Any]]:
+    """forward's value at the point (float64) and the precision it was
+    computed in; it must be finite and the same twice (a forward that draws
+    noise passes any backward, or fails a right one)."""
     raw = forward(**_copy(inputs))
+    if hasattr(raw, "detach") and hasattr(raw, "numpy"):  # a torch tensor
+        raw = raw.detach().cpu().numpy()
+    dtype = np.asarray(raw).dtype
+    dtype = dtype if dtype.kind == "f" and dtype.itemsize <= 8 else np.dtype(np.float64)
     out = claims.real_array(raw, "forward's value").reshape(np.shape(raw))
     bad = np.flatnonzero(~np.isfinite(out))
     if bad.size:
@@ -206,7 +258,7 @@ def _forward(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray]) -> n
                             f"shapes {out.shape} and {again.shape}",
                             hint="fix its random state (dropout, noise) or seed it inside "
                                  "forward, so that the same inputs give the same output")
-    return out
+    return out, dtype
 
 
 def _upstream(shape: tuple[int, ...], seed: int, k: int) -> np.ndarray:
@@ -236,7 +288,13 @@ def _copy(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _names(wrt: str | Sequence[str] | None, inputs: Mapping[str, np.ndarray]) -> list[str]:
-    names = list(inputs) if wrt is None else [wrt] if isinstance(wrt, str) else list(wrt)
+    if wrt is None:
+        names = [n for n, a in inputs.items() if a.dtype.kind == "f"]
+        if not names:
+            raise OptionError("no floating-point input to differentiate by",
+                              hint="give at least one input as floats, or name it in wrt=")
+        return names
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
     for n in names:
         if n not in inputs:
             raise OptionError(f"'{n}' is not one of the inputs",
@@ -287,16 +345,36 @@ def _gradients(result: Any, names: list[str], inputs: Mapping[str, np.ndarray]
 
 
 def _numeric(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray], names: list[str],
-             masks: Mapping[str, Any], method: str
-             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], int]:
-    jac, err, calls = {}, {}, 0
+             masks: Mapping[str, Any], method: str, eps: float = EPS
+             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray],
+                        int]:
+    """The Jacobians by finite differences, their bounds, the part of each
+    bound that is rounding alone (:func:`gradcheck.numeric.noise_floor`),
+    and the evaluations spent."""
+    jac, err, noise, calls = {}, {}, {}, 0
+    est_f0 = _forward(forward, inputs)[0]
     for n in names:
-        def fn(w: np.ndarray, n: str = n) -> tuple[np.ndarray, Trace]:
-            return np.asarray(forward(**{**_copy(inputs), n: w})), Trace()
-
-        est = numeric.jacobian_of(fn, inputs[n], method, mask=masks.get(n))
+        fn = _along(forward, inputs, n)
+        est = numeric.jacobian_of(fn, inputs[n].astype(np.float64), method, mask=masks.get(n),
+                                  eps=eps)
+        noise[n] = numeric.noise_floor(est, float(np.max(np.abs(est_f0), initial=0.0)), eps)
         jac[n], err[n], calls = est.value, est.error, calls + est.evaluations
-    return jac, err, calls
+    return jac, err, noise, calls
+
+
+def _along(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray], n: str
+           ) -> Callable[[np.ndarray], tuple[np.ndarray, Trace]]:
+    """forward as a function of input ``n`` alone (given in float64, passed
+    in the input's own dtype), returning float64 values."""
+    dtype = inputs[n].dtype
+
+    def fn(w: np.ndarray) -> tuple[np.ndarray, Trace]:
+        raw = forward(**{**_copy(inputs), n: np.asarray(w).astype(dtype, copy=False)})
+        if hasattr(raw, "detach") and hasattr(raw, "numpy"):
+            raw = raw.detach().cpu().numpy()
+        return np.asarray(raw, dtype=np.float64), Trace()
+
+    return fn
 
 
 def _kinks(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray],
@@ -304,16 +382,15 @@ def _kinks(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray],
     """The (input, entry) pairs along which forward's one-sided derivatives differ."""
     found = []
     for n, i in suspects:
-        def fn(w: np.ndarray, n: str = n) -> tuple[np.ndarray, Trace]:
-            return np.asarray(forward(**{**_copy(inputs), n: w})), Trace()
-
-        if numeric.one_sided(fn, inputs[n], i)[2].any():
+        if numeric.one_sided(_along(forward, inputs, n), inputs[n].astype(np.float64),
+                             i)[2].any():
             found.append((n, i))
     return found
 
 
 def _exact(expr: str, inputs: Mapping[str, np.ndarray], names: list[str], out: np.ndarray,
-           atol: float, rtol: float) -> tuple[dict[str, np.ndarray], list[Mismatch]]:
+           atol: float, rtol: float, precision: float = EPS
+           ) -> tuple[dict[str, np.ndarray], list[Mismatch]]:
     """The exact Jacobians in the user's shapes (f's shape + w's shape), and
     the entries where forward's value differs from the expression's."""
     values = {n: to_value(a, n) for n, a in inputs.items()}
@@ -325,7 +402,9 @@ def _exact(expr: str, inputs: Mapping[str, np.ndarray], names: list[str], out: n
                          f"{exact_f.shape[0]}×{exact_f.shape[1]}",
                          hint="expr must compute the same values as forward")
     exact_f = exact_f.reshape(out.shape)
-    forward = compare(exact_f, None, None, out, atol=atol, rtol=rtol, variable="f")
+    # forward computed in a lower precision is right to that precision
+    forward = compare(exact_f, None, None, out, atol=atol,
+                      rtol=max(rtol, 2.0**6 * precision), variable="f")
     mismatches = [dataclasses.replace(m, kind="forward", numeric=float(out[m.index]))
                   for m in forward.mismatches]
     exact = api.exact_jacobians(expr, values, names)
@@ -334,12 +413,20 @@ def _exact(expr: str, inputs: Mapping[str, np.ndarray], names: list[str], out: n
 
 
 Judged = tuple[list[Mismatch], list[Mismatch], dict[str, list[np.ndarray]]]
-FD_RESOLUTION = 2.0**-30  # see _judge
+
+
+def fd_resolution(eps: float) -> float:
+    """The share of a gradient's largest entry below which finite differences
+    of a function computed at precision ``eps`` cannot resolve an entry
+    (see _judge): 2⁻³⁰ in float64, about 1e-4 in float32 (steps ε^⅐, noise
+    64ε of the largest entry of f)."""
+    return float(max(2.0**-30, numeric.USER_NOISE * eps ** (6 / 7)))
 
 
 def _judge_all(ups: np.ndarray, grads: list[dict[str, np.ndarray]], names: list[str],
                jac: Mapping[str, np.ndarray], errors: Mapping[str, np.ndarray],
-               masks: Mapping[str, Any], atol: float, rtol: float) -> Judged:
+               noise: Mapping[str, np.ndarray], masks: Mapping[str, Any], atol: float,
+               rtol: float, floor: float = SCALE, eps: float = EPS) -> Judged:
     """Every upstream and input judged: mismatches, undecided entries, and
     |backward - reference| per input and upstream."""
     wrong: list[Mismatch] = []
@@ -348,7 +435,7 @@ def _judge_all(ups: np.ndarray, grads: list[dict[str, np.ndarray]], names: list[
     for k, (u, got) in enumerate(zip(ups, grads, strict=True)):
         for n in names:
             found, between, diff = _judge(n, k, u, jac[n], errors[n], got[n], masks.get(n),
-                                          atol, rtol)
+                                          atol, rtol, floor, fd_resolution(eps), noise[n])
             wrong += found
             unsure += between
             diffs[n].append(diff)
@@ -357,17 +444,14 @@ def _judge_all(ups: np.ndarray, grads: list[dict[str, np.ndarray]], names: list[
 
 def _refine(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray],
             jac: dict[str, np.ndarray], errors: dict[str, np.ndarray],
-            unsure: list[Mismatch]) -> int:
+            unsure: list[Mismatch], eps: float = EPS) -> int:
     """Re-estimate, tighter, the Jacobian columns of the undecided entries (in
     place); the evaluations spent."""
     calls = 0
     for n in sorted({m.variable for m in unsure}):
         entries = sorted({m.index for m in unsure if m.variable == n})
-
-        def fn(w: np.ndarray, n: str = n) -> tuple[np.ndarray, Trace]:
-            return np.asarray(forward(**{**_copy(inputs), n: w})), Trace()
-
-        columns, spent = numeric.refine_columns(fn, inputs[n], entries)
+        columns, spent = numeric.refine_columns(_along(forward, inputs, n),
+                                                inputs[n].astype(np.float64), entries, eps)
         calls += spent
         lead: tuple[Any, ...] = (slice(None),) * (jac[n].ndim - inputs[n].ndim)
         for i, (value, error) in zip(entries, columns, strict=True):
@@ -379,7 +463,8 @@ def _refine(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray],
 
 
 def _judge(name: str, k: int, u: np.ndarray, jac: np.ndarray, err: np.ndarray,
-           got: np.ndarray, mask: Any, atol: float, rtol: float
+           got: np.ndarray, mask: Any, atol: float, rtol: float, floor: float = SCALE,
+           resolution_share: float = 2.0**-30, noise: np.ndarray | None = None
            ) -> tuple[list[Mismatch], list[Mismatch], np.ndarray]:
     """The mismatches of backward's gradient for one input and upstream, the
     entries the reference's bound leaves undecided, and |backward -
@@ -391,16 +476,25 @@ def _judge(name: str, k: int, u: np.ndarray, jac: np.ndarray, err: np.ndarray,
     bound = np.tensordot(np.abs(u), err, axes=axes)
     size = np.tensordot(np.abs(u), np.abs(jac), axes=axes)  # the terms summed, for the floor
     diff = np.abs(got - ref)
-    terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(ref), SCALE * size, bound))
+    terms = np.stack(np.broadcast_arrays(atol, rtol * np.abs(ref), floor * size, bound))
     tol = terms[:3].sum(axis=0)
     judged = np.ones(ref.shape, dtype=bool) if mask is None else mask
     # A finite-difference reference resolves entries only to its bound: within
-    # FD_RESOLUTION of the gradient's largest entry, agreement is a pass (a 0
-    # that the estimate puts at 0 ± 1e-11).
-    resolution = FD_RESOLUTION * float(np.max(np.abs(ref), initial=0.0)) if err.any() else 0.0
+    # resolution_share of the gradient's largest entry (2⁻³⁰ for a float64
+    # reference), agreement is a pass (a 0 that the estimate puts at 0 ± 1e-11).
+    resolution: Any = 0.0
+    noisy: Any = False
+    if err.any():
+        resolution = resolution_share * float(np.max(np.abs(ref), initial=0.0))
+    if noise is not None and noise.any():
+        # Where the bound is at most 4 times its rounding part, finite
+        # differences can do little better at this precision: agreement within
+        # the bound is a pass (not where truncation or a kink widened it).
+        noisy = bound <= 4 * np.tensordot(np.abs(u), noise, axes=axes)
     with np.errstate(invalid="ignore"):
         wrong = ~(diff - bound <= tol) & judged
-        between = ~wrong & ~(diff + bound <= tol + resolution) & judged
+        right = (diff + bound <= tol + resolution) | (noisy & (diff <= tol + bound))
+        between = ~wrong & ~right & judged
 
     def listed(where: np.ndarray) -> list[Mismatch]:
         return [Mismatch(name, tuple(map(int, i)), "backward", float(ref[i]), float(ref[i]),

@@ -47,7 +47,7 @@ from .structure import Groups
 from .tree import Call, Node, render, walk
 
 __all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "directional", "jacobian",
-           "jacobian_of", "one_sided", "refine_columns", "resolve_method"]
+           "jacobian_of", "noise_floor", "one_sided", "refine_columns", "resolve_method"]
 
 METHODS = ("auto", "complex", "richardson", "central", "forward", "backward")
 COMPLEX_STEP = 1e-20  # relative: far below rounding, far above underflow
@@ -241,7 +241,8 @@ def _tree_function(tree: Node, env: Mapping[str, np.ndarray], wrt: str) -> Funct
 
 
 def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None = None,
-                mask: np.ndarray | None = None, amplification: float = 1.0) -> Estimate:
+                mask: np.ndarray | None = None, amplification: float = 1.0,
+                eps: float = EPS) -> Estimate:
     """Estimate the Jacobian of ``fn`` at ``w0`` (any shapes): ``value[..., i]``
     is ∂f/∂w[i]. Entries where ``mask`` is False are fixed: not perturbed,
     their columns 0 with bound 0. ``tree`` names kinks in messages;
@@ -249,36 +250,54 @@ def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None 
     function need not accept complex numbers) is Richardson's stencil at one
     step per entry, 6 evaluations, tried at smaller steps only for the
     entries whose bound that leaves wider than :data:`QUICK_ENOUGH` of their
-    column (a kink or fast variation within the step)."""
-    probe, on_kink = _user_probe(fn, w0, tree, amplification)
+    column (a kink or fast variation within the step). ``eps`` is the
+    precision f computes in (float32's for a float32 function): rounding
+    bounds scale with it, and the one-step stencils' steps with its 7th root."""
+    probe, on_kink = _user_probe(fn, w0, tree, amplification, eps)
     if method == "auto" and not on_kink:
         return _quick(probe, mask)
     return _entry_by_entry(probe, on_kink, "richardson" if method == "auto" else method, mask)
 
 
 def _user_probe(fn: Function, w0: np.ndarray, tree: Node | None,
-                amplification: float) -> tuple[_Probe, list[Kink]]:
+                amplification: float, eps: float = EPS) -> tuple[_Probe, list[Kink]]:
     # Inside a user's function rounding is out of sight (sin(x@W) near a zero
     # of sin is off by eps·|x@W|, far more than eps·|f|): allow a few eps of
     # each entry of f, and USER_NOISE eps of the largest.
-    probe, on_kink = _start(fn, w0, tree, amplification if tree is not None
-                            else max(amplification, USER_ROUNDING))
+    probe, on_kink = _start(fn, w0, tree, (amplification if tree is not None
+                                           else max(amplification, USER_ROUNDING)) * eps / EPS)
     if tree is None:
-        probe._rounding = lambda: USER_NOISE * EPS * float(np.abs(probe.f0).max(initial=0.0))
+        probe._rounding = lambda: USER_NOISE * eps * float(np.abs(probe.f0).max(initial=0.0))
+    probe.step = (eps / EPS) ** (1 / 7)
     return probe, on_kink
 
 
-def refine_columns(fn: Function, w0: np.ndarray, entries: list[tuple[int, ...]]
-                   ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+def noise_floor(est: Estimate, f_largest: float, eps: float = EPS) -> np.ndarray:
+    """The part of a user function's finite-difference bounds that is its
+    unseen rounding alone (USER_NOISE eps of f's largest entry, ``f_largest``,
+    over each entry's step, through the one-step stencil), where the
+    estimate is not 0: what no choice of step improves at this precision."""
+    weight = float(np.abs(QUICK.value).sum())
+    value = np.asarray(est.value)
+    steps = np.asarray(est.steps, dtype=np.float64)
+    lead = value.ndim - steps.ndim
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_entry = np.where(steps > 0, 2 * weight * USER_NOISE * eps * f_largest / steps, 0.0)
+    out: np.ndarray = np.where(value != 0, per_entry.reshape((1,) * lead + steps.shape), 0.0)
+    return out
+
+
+def refine_columns(fn: Function, w0: np.ndarray, entries: list[tuple[int, ...]],
+                   eps: float = EPS) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
     """Tighter estimates of ∂f/∂w[i] for a few entries i of w (Richardson's
     stencil at a few steps: see :func:`jacobian_of`), each with its bound,
     and the evaluations spent: for entries whose one-step bound could not
     decide a comparison."""
-    probe, _ = _user_probe(fn, w0, None, 1.0)
-    scale = float(np.max(np.abs(w0), initial=0.0)) or 1.0
+    probe, _ = _user_probe(fn, w0, None, 1.0, eps)
+    scale = probe.step * (float(np.max(np.abs(w0), initial=0.0)) or 1.0)
     out = []
     for i in entries:
-        col = _refined(probe, _unit(w0.shape, i), max(abs(float(w0[i])), scale))
+        col = _refined(probe, _unit(w0.shape, i), max(probe.step * abs(float(w0[i])), scale))
         out.append((col[0], col[1]))
     return out, probe.calls
 
@@ -290,6 +309,108 @@ USER_NOISE = 64.0  # ... and within this many eps of its largest entry
 
 
 def _quick(probe: _Probe, mask: np.ndarray | None) -> Estimate:
+    """Entries of w by groups where their effects on f are disjoint
+    (:func:`_user_groups`), else one at a time (:func:`_one_step`)."""
+    groups = _user_groups(probe, mask)
+    if groups is not None:
+        est = _grouped_steps(probe, mask, *groups)
+        if est is not None:
+            return est
+    return _one_step(probe, mask)
+
+
+PATTERN_STEP = 2.0**-4  # the probe that finds which entries of f an entry of w moves
+
+
+def _user_groups(probe: _Probe, mask: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Which entries of f each entry of w moves (found by one step of
+    PATTERN_STEP of its scale, far larger than a difference step), and a
+    grouping of w's entries that move disjoint entries of f (greedy,
+    Curtis-Powell-Reid): (pattern as w.size × f.size booleans, group of each
+    entry, -1 where fixed). None where grouping would not pay: fewer than
+    two entries to a group on average, or the probe fails."""
+    f0, w0 = probe.f0, probe.w0
+    if w0.size < 8 or f0.size < 2:
+        return None
+    scale = float(np.max(np.abs(w0), initial=0.0)) or 1.0
+    active = np.ones(w0.size, bool) if mask is None else np.asarray(mask, bool).ravel()
+    pattern = np.zeros((w0.size, f0.size), bool)
+    color = np.full(w0.size, -1)
+    unions: list[np.ndarray] = []
+    try:
+        for k in np.flatnonzero(active):
+            i = tuple(int(v) for v in np.unravel_index(k, w0.shape))
+            out, _, _ = probe(_unit(w0.shape, i), PATTERN_STEP * max(abs(float(w0[i])), scale))
+            moved = ~(out == f0).ravel()  # NaN counts as moved
+            pattern[k] = moved
+            where = np.flatnonzero(moved)
+            for g, union in enumerate(unions):
+                if not union[where].any():
+                    union[where] = True
+                    color[k] = g
+                    break
+            else:
+                unions.append(moved.copy())
+                color[k] = len(unions) - 1
+    except (_Crossed, OutOfDomain, ArithmeticError, ValueError):
+        return None
+    if 2 * len(unions) > int(active.sum()):
+        return None
+    return pattern, color
+
+
+def _grouped_steps(probe: _Probe, mask: np.ndarray | None, pattern: np.ndarray,
+                   color: np.ndarray) -> Estimate | None:
+    """Richardson's stencil along each group's sum of unit directions: each
+    entry of f moved by the group belongs to one member, whose column it is.
+    Entries of f an entry of w did not move are 0 there, bounded by what the
+    pattern's probe could have missed (a few eps of f over its step). The
+    result is confirmed along one random direction; None where it is not
+    (or a step fails), for the caller to go entry by entry."""
+    f0, w0 = probe.f0, probe.w0
+    m, n = f0.size, w0.size
+    scale = float(np.max(np.abs(w0), initial=0.0)) or 1.0
+    h = QUICK.base * probe.step * scale  # every entry's own scale is at most this one
+    value = np.zeros((m, n))
+    missed = 4 * USER_ROUNDING * EPS * np.abs(f0).ravel()[:, None] / (PATTERN_STEP * scale)
+    error = np.where(pattern.T, 0.0, missed)
+    try:
+        for g in range(int(color.max()) + 1):
+            members = np.flatnonzero(color == g)
+            d = np.zeros(n)
+            d[members] = 1.0
+            col_value, col_error, _, _ = _apply(probe, d.reshape(w0.shape), QUICK, h)
+            v, e = col_value.ravel(), col_error.ravel()
+            wide = ~(e <= QUICK_ENOUGH * (np.abs(v).max(initial=0.0) + np.finfo(float).tiny))
+            if wide.any():
+                return None
+            for k in members:
+                rows = pattern[k]
+                value[rows, k] = v[rows]
+                error[rows, k] = e[rows]
+        if mask is not None:
+            fixed = ~np.asarray(mask, bool).ravel()
+            value[:, fixed] = 0.0
+            error[:, fixed] = 0.0
+        # One random direction of the active entries: J·v from the columns
+        # must agree with the derivative along v within both bounds.
+        rng = np.random.default_rng(0)
+        v = rng.choice([-1.0, 1.0], size=n) * (color >= 0)
+        along, bound, _, _ = _apply(probe, v.reshape(w0.shape), QUICK, h)
+    except (_Crossed, OutOfDomain):
+        return None
+    assembled = value @ v
+    slack = error @ np.abs(v) + bound.ravel() + 4 * n * EPS * (np.abs(value) @ np.abs(v))
+    if not np.all(np.abs(assembled - along.ravel()) <= slack):
+        return None
+    shape = f0.shape + w0.shape
+    steps = np.where(color.reshape(w0.shape) >= 0, h, 0.0)
+    methods = np.where(color.reshape(w0.shape) >= 0, "richardson", "fixed").astype(object)
+    return Estimate(value.reshape(shape), error.reshape(shape), steps, methods, probe.calls)
+
+
+def _one_step(probe: _Probe, mask: np.ndarray | None) -> Estimate:
     """Richardson's stencil at one step per entry of w (h ≈ ε^⅐ of the
     entry's scale, 6 evaluations, the O(h⁴) companion bounding the error),
     each tried again at smaller steps where that bound is not small (see
@@ -306,7 +427,7 @@ def _quick(probe: _Probe, mask: np.ndarray | None) -> Estimate:
         if mask is not None and not mask[i]:
             continue
         d = _unit(w0.shape, i)
-        h = QUICK.base * max(abs(float(w0[i])), scale)
+        h = QUICK.base * probe.step * max(abs(float(w0[i])), scale)
         try:
             col: Column | None = _apply(probe, d, QUICK, h)
         except (_Crossed, OutOfDomain):
@@ -317,7 +438,7 @@ def _quick(probe: _Probe, mask: np.ndarray | None) -> Estimate:
             if wide.any():
                 col = None
         if col is None:
-            col = _refined(probe, d, max(abs(float(w0[i])), scale))
+            col = _refined(probe, d, probe.step * max(abs(float(w0[i])), scale))
         value[(*lead, *i)], error[(*lead, *i)], steps[i], methods[i] = col
     return Estimate(value, error, steps, methods, probe.calls)
 
@@ -418,6 +539,7 @@ class _Probe:
         self.poles = np.concatenate([np.full(k.offset.size, not k.is_kink)
                                      for k in trace0.kinks]) if trace0.kinks else np.zeros(0, bool)
         self.calls = 1
+        self.step = 1.0  # one-step stencils' steps, relative to float64's (see jacobian_of)
         # Rounding bounds assume each evaluation good to a few eps of its
         # size, times this: the condition of ill-conditioned operations ...
         self.amplification = amplification

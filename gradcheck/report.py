@@ -461,6 +461,9 @@ def function_text(r: Any) -> str:
         how += f", {r.evaluations} evaluations of forward"
     out = [f"backward checked against {r.reference} ({how})",
            f"inputs: {inputs} -> f {_dims(r.output_shape)}"]
+    if r.precision != "float64":
+        out.append(f"judged at {r.precision} precision: the code works in {r.precision}, so a "
+                   f"backward may round by 2^10 {r.precision} eps of the terms it sums")
     for name, err in r.max_error.items():
         out.append(f"  ∂/∂{name}: max |backward - reference| {err:.2g}")
     if r.kinks:

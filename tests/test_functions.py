@@ -206,3 +206,59 @@ def test_complex_gradients_from_backward_are_refused():
     with pytest.raises(gradcheck.ClaimError, match="complex"):
         gradcheck.check_function(lambda x: x * x, lambda u, x: (2 * x * u).astype(complex),
                                  at={"x": [[1.0, 2.0]]})
+
+
+def _tanh_layer(x, W, b):
+    return np.tanh(x @ W + b)
+
+
+def _tanh_back(u, x, W, b, factor=1.0):
+    g = u * (1 - np.tanh(x @ W + b) ** 2)
+    return {"x": g @ W.T, "W": factor * (x.T @ g), "b": g.sum(0)}
+
+
+def test_float32_code_is_judged_at_float32():
+    rng = np.random.default_rng(0)
+    at = {"x": rng.standard_normal((8, 6)).astype(np.float32),
+          "W": (rng.standard_normal((6, 4)) / 2).astype(np.float32),
+          "b": rng.standard_normal(4).astype(np.float32)}
+    right = gradcheck.check_function(_tanh_layer, _tanh_back, at=at)
+    assert right.passed and right.precision == "float32"
+    assert "judged at float32 precision" in str(right)
+    wrong = gradcheck.check_function(
+        _tanh_layer, lambda u, x, W, b: _tanh_back(u, x, W, b, 1.001), at=at)
+    assert wrong.verdict == "fail" and {m.variable for m in wrong.mismatches} == {"W"}
+
+
+def test_integer_labels_pass_through_and_are_not_differentiated():
+    rng = np.random.default_rng(1)
+    x, W, y = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.integers(0, 4, 5)
+
+    def softmax(x, W):
+        z = x @ W
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    def loss(x, W, y):
+        return -np.log(softmax(x, W)[np.arange(len(y)), y]).sum(keepdims=True)
+
+    def back(u, x, W, y):
+        p = softmax(x, W)
+        p[np.arange(len(y)), y] -= 1
+        return {"x": u * p @ W.T, "W": x.T @ (u * p)}
+
+    r = gradcheck.check_function(loss, back, at={"x": x, "W": W, "y": y})
+    assert r.passed and set(r.inputs) == {"x", "W"}
+
+
+def test_a_layer_at_real_size_is_checked_by_groups():
+    rng = np.random.default_rng(0)
+    at = {"x": rng.standard_normal((16, 32)), "W": rng.standard_normal((32, 16)) / np.sqrt(32),
+          "b": rng.standard_normal(16)}
+    r = gradcheck.check_function(_tanh_layer, _tanh_back, at=at)
+    assert r.passed
+    entries = 16 * 32 + 32 * 16 + 16
+    assert r.evaluations < 2 * entries  # one probe per entry, then a stencil per group
+    wrong = gradcheck.check_function(
+        _tanh_layer, lambda u, x, W, b: {**_tanh_back(u, x, W, b), "b": np.zeros(16)}, at=at)
+    assert {m.variable for m in wrong.mismatches} == {"b"}

@@ -35,3 +35,23 @@ class WrongSquare(torch.autograd.Function):
 def test_a_custom_function_with_a_wrong_backward_is_caught():
     r = check_torch(lambda x, W: WrongSquare.apply(x) @ W, at=AT, expr="(x*x) @ W")
     assert not r.passed and {m.variable for m in r.mismatches} == {"x"}
+
+
+def test_float32_inside_requires_grad_at_tuple_outputs_and_labels():
+    rng = np.random.default_rng(0)
+    x, W, b = rng.standard_normal((8, 6)), rng.standard_normal((6, 4)) / 2, rng.standard_normal(4)
+
+    def layer(x, W, b):
+        return torch.tanh(x @ W + b)
+
+    inside = check_torch(lambda x, W, b: layer(x.float(), W.float(), b.float()),
+                         at={"x": x, "W": W, "b": b})
+    assert inside.passed and inside.precision == "float32"
+    grad_at = {n: torch.tensor(v, requires_grad=True) for n, v in {"x": x, "W": W}.items()}
+    assert check_torch(lambda x, W: torch.tanh(x @ W), at=grad_at).passed
+    pair = check_torch(lambda x, W: (torch.tanh(x @ W), (x * x).sum()), at={"x": x, "W": W})
+    assert pair.passed and pair.output_shape == (8 * 4 + 1,)
+    y = torch.tensor([0, 1, 3, 2, 0, 1, 1, 2])
+    ce = check_torch(lambda x, W, y: torch.nn.functional.cross_entropy(x @ W, y),
+                     at={"x": x, "W": W, "y": y})
+    assert ce.passed and set(ce.inputs) == {"x", "W"}
