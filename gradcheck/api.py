@@ -149,11 +149,14 @@ def _check(expr: str, wrt: str | Iterable[str] | None, at: Mapping[str, Any] | N
         with progress.section(f"∂f/∂{n}"):
             grads.append(_gradient(problem, n, expected.get(n), atol, rtol, method, directions,
                                    seed, budget, engine))
+    flat = tuple(str(n) for n, v in (at or {}).items()
+                 if not isinstance(v, str) and np.ndim(v) == 1 and str(n) in problem.typed.shapes)
     return CheckResult(
         expression=expr, reading=problem.typed.text, readings=problem.typed.readings,
         shapes=dict(problem.typed.shapes), output_shape=problem.typed.shape,
         point={n: problem.values[n].array for n in problem.typed.shapes},
-        drawn=problem.drawn, seed=seed, gradients=tuple(grads), atol=atol, rtol=rtol)
+        drawn=problem.drawn, seed=seed, gradients=tuple(grads), atol=atol, rtol=rtol,
+        rows=flat)
 
 
 def assert_gradient(expr: str, **kwargs: Any) -> CheckResult:

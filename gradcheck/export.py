@@ -44,10 +44,12 @@ def as_dict(r: CheckResult) -> dict[str, Any]:
         "output_shape": list(r.output_shape),
         "point": {n: _list(a) for n, a in r.point.items()},
         "drawn": list(r.drawn),
+        "rows": list(r.rows),
         "seed": r.seed,
         "atol": r.atol,
         "rtol": r.rtol,
         "passed": r.passed,
+        "verdict": r.verdict,
         "gradients": [_gradient_dict(r, g) for g in r.gradients],
     }
 
@@ -96,6 +98,7 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
                        "left": _float(u.left), "right": _float(u.right), "where": u.where}
                       for u in g.undefined],
         "passed": g.passed,
+        "verdict": g.verdict,
         "diagnosis": None if g.diagnosis is None else {
             "kind": g.diagnosis.kind, "sentence": g.diagnosis.sentence,
             "difference": g.diagnosis.difference},

@@ -154,6 +154,15 @@ class _Build(Transformer[Token, Node]):
 
     def juxtapose(self, items: list[Any]) -> Call:
         left, right = items
+        if isinstance(right, Matrix):
+            # z[0,0] reads like indexing; as a product it would pass silently.
+            raise ParseError(
+                "a matrix literal right after an operand: indexing such as z[0,0] is not "
+                "part of the language", column=right.span[0] + 1,
+                detail="written side by side, it would be the product of the operand and "
+                       "the literal",
+                hint="write the product with * or @ (z * [[0, 1]]); for one entry, check "
+                     "sum(z * E) with E a literal that is 1 at that entry")
         return self._call("dot", (left, right), _span(left, right), right.span[0])
 
     def neg(self, items: list[Any]) -> Call:

@@ -91,6 +91,12 @@ def text(r: CheckResult, *, color: bool = False) -> str:
     if r.drawn:
         point.append(", ".join(r.drawn) + f" drawn at random (seed {r.seed})")
     out.append("point: " + "; ".join(point))
+    for n in r.rows:
+        rows, cols = r.shapes[n]
+        column = "[" + ", ".join(f"[{v:g}]" for v in r.point[n].ravel()[:3]) + \
+            (", …]" if cols > 3 else "]")
+        out.append(f"  {n} was given 1-D: read as a {rows}×{cols} row vector "
+                   f"(for a column, give {column})")
     for g in r.gradients:
         out.append("")
         out += _gradient_text(r, g, color)

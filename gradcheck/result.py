@@ -158,6 +158,7 @@ class CheckResult:
     gradients: tuple[Gradient, ...]
     atol: float
     rtol: float
+    rows: tuple[str, ...] = ()  # variables given as 1-D values, read as 1×n rows
 
     @property
     def verdict(self) -> str:

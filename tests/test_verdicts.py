@@ -223,3 +223,18 @@ def test_a_point_beside_a_kink_is_not_refused() -> None:
     r = gradcheck.check("sum(relu(x))", wrt="x", at={"x": [[0.0, 1e-20]]})
     assert r.verdict == "pass" and r.numeric[0, 1] == 1.0
     assert [u.index for u in r["x"].undefined] == [(0, 0)]
+
+
+# ----- silent misreadings (issue 17) -----
+
+def test_indexing_is_refused_not_read_as_a_product() -> None:
+    code, out = run("z[0,0]", "--let", "z=3x2")
+    assert code == 2 and "indexing such as z[0,0] is not part of the language" in out
+    assert run("sum(z*[[1,2]])", "--let", "z=3x2")[0] == 0
+
+
+def test_a_1d_value_says_how_it_was_read() -> None:
+    r = gradcheck.check("x.T@x", at={"x": [1.0, 2.0, 3.0]})
+    assert r.shapes["x"] == (1, 3) and r.rows == ("x",)
+    assert "x was given 1-D: read as a 1×3 row vector" in str(r)
+    assert gradcheck.check("x.T@x", at={"x": [[1.0, 2.0, 3.0]]}).rows == ()
