@@ -29,7 +29,7 @@ from flint import arb, arb_mat
 
 from . import balls, ops
 from .points import Value
-from .tree import Call, Matrix, Node, Num, Var
+from .tree import Call, Evaluator, Matrix, Node, Num, Var
 
 __all__ = ["COVERED", "Ball", "balls_of", "balls_of_any"]
 
@@ -137,20 +137,14 @@ _BALL: dict[str, Callable[..., np.ndarray]] = {
 COVERED = frozenset(_BALL) | {o.name for o in ops.OPS.values() if o.kind == "constructor"}
 
 
-class Ball:
+class Ball(Evaluator[np.ndarray]):
     """Evaluation with balls at flint's current precision; G, where given,
     is a stack of cotangents (numbers, made exact balls here)."""
 
     def __init__(self, values: Mapping[str, Value], g: np.ndarray | None) -> None:
+        super().__init__()
         self.values = values
         self.g = None if g is None else balls_of(g)
-        self.memo: dict[int, np.ndarray] = {}
-
-    def value(self, node: Node) -> np.ndarray:
-        key = id(node)
-        if key not in self.memo:
-            self.memo[key] = self._value(node)
-        return self.memo[key]
 
     def _value(self, node: Node) -> np.ndarray:
         if isinstance(node, Num):

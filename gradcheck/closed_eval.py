@@ -49,7 +49,7 @@ from .closed_form import Derivative
 from .compare import bound_array, store_bound, zeros
 from .points import Value, to_value
 from .sparse import Sparse, dense
-from .tree import Call, Matrix, Node, Num, Var, distinct
+from .tree import Call, Evaluator, Matrix, Node, Num, Var, distinct
 
 __all__ = ["BALL_WORK", "CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "evaluate",
            "condition_bound", "evaluate_bounded", "jacobian", "rounding", "rounding_bound"]
@@ -439,18 +439,12 @@ def _grid(a: Any, shape: tuple[int, int]) -> np.ndarray:
     return np.array(np.broadcast_to(a, shape))
 
 
-class _Exact:
+class _Exact(Evaluator[np.ndarray]):
     """Evaluation with fractions (object arrays); G is a stack or absent."""
 
     def __init__(self, env: Mapping[str, np.ndarray], g: np.ndarray | None) -> None:
+        super().__init__()
         self.env, self.g = env, g
-        self.memo: dict[int, np.ndarray] = {}
-
-    def value(self, node: Node) -> np.ndarray:
-        key = id(node)
-        if key not in self.memo:
-            self.memo[key] = self._value(node)
-        return self.memo[key]
 
     def _value(self, node: Node) -> np.ndarray:
         if isinstance(node, Num):
@@ -532,21 +526,15 @@ def _gamma(k: int) -> float:
 Pair = tuple[np.ndarray, np.ndarray]  # a value and a bound on its error
 
 
-class _Bounded:
+class _Bounded(Evaluator[Pair]):
     """Evaluation in float64, each value with a bound on its error; with
     ``conditioned`` False, inv, det and logdet leave out their condition
     number (for callers that scale by it themselves)."""
 
     def __init__(self, env: Mapping[str, np.ndarray], g: np.ndarray | None,
                  conditioned: bool = True) -> None:
+        super().__init__()
         self.env, self.g, self.conditioned = env, g, conditioned
-        self.memo: dict[int, Pair] = {}
-
-    def value(self, node: Node) -> Pair:
-        key = id(node)
-        if key not in self.memo:
-            self.memo[key] = self._value(node)
-        return self.memo[key]
 
     def _value(self, node: Node) -> Pair:
         zero = np.zeros((1, 1))

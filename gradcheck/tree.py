@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Union
+from typing import Any, Generic, TypeVar, Union
 
 from . import ops
 
-__all__ = ["Call", "Matrix", "Node", "Num", "Shape", "Span", "Var", "distinct", "render",
+__all__ = ["Call", "Evaluator", "Matrix", "Node", "Num", "Shape", "Span", "Var", "distinct",
+           "render",
            "tree_size", "variables", "walk"]
 
 Shape = tuple[int, int]
@@ -195,3 +196,23 @@ def _render(node: Node) -> tuple[str, int]:
 def _wrap(node: Node, strength: int) -> str:
     text, prec = _render(node)
     return text if prec >= strength else f"({text})"
+
+
+T = TypeVar("T")
+
+
+class Evaluator(Generic[T]):
+    """The value of each node of a tree (a DAG: shared subtrees once), by
+    ``_value``, which subclasses write for their arithmetic."""
+
+    def __init__(self) -> None:
+        self.memo: dict[int, T] = {}
+
+    def value(self, node: Node) -> T:
+        key = id(node)
+        if key not in self.memo:
+            self.memo[key] = self._value(node)
+        return self.memo[key]
+
+    def _value(self, node: Node) -> T:
+        raise NotImplementedError
