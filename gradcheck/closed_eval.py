@@ -107,9 +107,13 @@ def jacobian(d: Derivative, values: Mapping[str, Value], sparse: bool = False) -
                             groups, stored)
     if _wide(value, error) and _ball_work(calls) * runs <= BALL_WORK \
             and {c.op for c in calls} <= ball_eval.COVERED:
-        # The float64 bound cannot separate right from wrong: certify with balls.
-        out, err = _certified(lambda g: ball_eval.Ball(values, g).value(d.expression),
-                              lambda run: _stacked(d, run, object)[0])
+        # The float64 bound cannot separate right from wrong: certify with balls
+        # (unless a matrix is singular, or nearly, to every precision tried).
+        try:
+            out, err = _certified(lambda g: ball_eval.Ball(values, g).value(d.expression),
+                                  lambda run: _stacked(d, run, object)[0])
+        except ZeroDivisionError:
+            return Jacobian(value, error, "float64")
         if isinstance(value, Sparse):  # kept on the pattern the structure found
             grid = out.reshape(value.grid)
             return Jacobian(value.like(grid[value.rows, value.cols]), None if err is None
@@ -200,8 +204,13 @@ def _certified(run: Callable[[np.ndarray | None], np.ndarray],
     is certified or the precision runs out."""
     out: np.ndarray = np.zeros(0, dtype=object)
     for bits in balls.PRECISIONS[1:6]:
-        with balls.precision(bits):
-            out = ball_eval.balls_of_any(assemble(lambda g: (run(g),)))
+        try:
+            with balls.precision(bits):
+                out = ball_eval.balls_of_any(assemble(lambda g: (run(g),)))
+        except ZeroDivisionError:  # a matrix the balls cannot show invertible yet
+            if bits == balls.PRECISIONS[5]:
+                raise
+            continue
         if all(balls.finished(b) for b in out.flat):
             break
     value, error = balls.to_floats(out.flat)
@@ -244,11 +253,14 @@ def evaluate_bounded(tree: Node, values: Mapping[str, Value]) -> tuple[np.ndarra
                                 None).value(tree)
     if _wide(value, error) and _ball_work(calls) <= BALL_WORK \
             and {c.op for c in calls} <= ball_eval.COVERED:
-        value, err = _certified(lambda g: ball_eval.Ball(values, None).value(tree),
-                                lambda run: run(None)[0])
+        try:
+            certified, err = _certified(lambda g: ball_eval.Ball(values, None).value(tree),
+                                        lambda run: run(None)[0])
+        except ZeroDivisionError:  # singular to every precision tried: float64 stands
+            certified, err = value, error
         if err is None:
-            return np.array(np.broadcast_to(value, shape)), None
-        error = err
+            return np.array(np.broadcast_to(certified, shape)), None
+        value, error = certified, err
     return (np.array(np.broadcast_to(value, shape)),
             np.array(np.broadcast_to(error, shape)))
 

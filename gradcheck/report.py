@@ -394,6 +394,11 @@ def _verdict(r: CheckResult) -> str:
         what = "exact and numeric agree"
     if any(g.directions is not None for g in r.gradients):
         return "PASS: " + _directions_verdict(r, claimed)
+    unconfirmed = sum(g.comparison.undecided_count for g in r.gradients)
+    if unconfirmed:  # only where every derivative has its claim judged (see verdict)
+        what = ("exact and claimed agree"
+                f" (the numeric estimate could not confirm {_entries(unconfirmed)}: its error "
+                "bound is not a number there)")
     total = sum(g.held("exact").size for g in r.gradients)
     skipped = sum(len(g.undefined) for g in r.gradients)
     if skipped:

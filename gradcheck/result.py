@@ -104,7 +104,13 @@ class Gradient:
         or ``pass``."""
         if self.comparison.mismatches:
             return "fail"
-        if self.comparison.undecided_count or (
+        # Where the numeric bound is not a number, the engines cannot be
+        # compared: no verdict without a claim; a claim is still judged against
+        # the exact value (certified), and only its own undecided entries count.
+        kinds = {m.kind for m in self.comparison.undecided}
+        claim_judged = self.claimed is not None and len(self.comparison.undecided) \
+            == self.comparison.undecided_count
+        if ("claim" in kinds or (self.comparison.undecided_count and not claim_judged)) or (
                 self.directions is None and len(self.undefined) >= self.comparison.entries):
             return "undecided"
         if self.directions is not None and not self.directions.defined.any() \

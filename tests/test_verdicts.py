@@ -238,3 +238,22 @@ def test_a_1d_value_says_how_it_was_read() -> None:
     assert r.shapes["x"] == (1, 3) and r.rows == ("x",)
     assert "x was given 1-D: read as a 1×3 row vector" in str(r)
     assert gradcheck.check("x.T@x", at={"x": [[1.0, 2.0, 3.0]]}).rows == ()
+
+
+def test_a_singular_matrix_inside_f_does_not_crash_the_certification() -> None:
+    at = {"x": [[-0.5304522942363665]], "c0": [[0.5625], [-2.625]], "c1": [[0.25, -0.625]],
+          "c2": [[-0.125, 0.8125]], "c3": [[-0.125], [-1.6875]]}
+    f = "sum(((det((c0@x@c1))*(x.T@c2))@softmax((c3@x.T))))"  # det of a rank-1 matrix: 0
+    assert gradcheck.check(f, wrt="x", at=at, expect=np.zeros((1, 1))).verdict == "pass"
+    assert gradcheck.check(f, wrt="x", at=at, expect=[[0.5]]).verdict != "pass"
+    assert gradcheck.check(f, wrt="x", at=at, expect="zeros(1,1)").verdict == "pass"
+    assert gradcheck.check(f, wrt="x", at=at, expect="0.5*ones(1,1)").verdict == "fail"
+
+
+def test_a_claim_is_judged_where_the_numeric_bound_is_not_a_number() -> None:
+    code, out = run("sum(exp(x))", "--let", "x=[[709.7]]", "--method", "central",
+                    "--expect", "exp(x)")
+    assert code == 0 and "the numeric estimate could not confirm 1 entry" in out
+    code, _ = run("sum(exp(x))", "--let", "x=[[709.7]]", "--method", "central",
+                  "--expect", "exp(x)*1.001")
+    assert code == 1
