@@ -268,8 +268,31 @@ def _user_probe(fn: Function, w0: np.ndarray, tree: Node | None,
                                            else max(amplification, USER_ROUNDING)) * eps / EPS)
     if tree is None:
         probe._rounding = lambda: USER_NOISE * eps * float(np.abs(probe.f0).max(initial=0.0))
-    probe.step = (eps / EPS) ** (1 / 7)
+    # For a lower precision the one-step stencil also tries steps larger by
+    # (ε/ε₆₄)^⅐ (0.1 of the scale in float32), where rounding matters less,
+    # and keeps them only where they agree with float64's (see _scaled).
+    probe.step = 1.0
+    probe.larger = (eps / EPS) ** (1 / 7)
+    # what a one-step bound may be next to its column, at this precision
+    probe.enough = min(QUICK_ENOUGH * (eps / EPS) ** (6 / 7), 2.0**-8)
     return probe, on_kink
+
+
+def _scaled(probe: _Probe, d: np.ndarray, h: float) -> Column:
+    """The one-step stencil at h, or, for a function of a lower precision, at
+    the larger step where it agrees with the estimate at h within both
+    bounds: a larger step is far less noisy, but may step over a kink that
+    its own error estimate does not see, which the smaller step then shows."""
+    col = _apply(probe, d, QUICK, h)
+    if probe.larger <= 1.0:
+        return col
+    try:
+        big = _apply(probe, d, QUICK, h * probe.larger)
+    except (_Crossed, OutOfDomain):
+        return col
+    if np.all(np.abs(big[0] - col[0]) <= big[1] + col[1]):
+        return big
+    return col
 
 
 def noise_floor(est: Estimate, f_largest: float, eps: float = EPS) -> np.ndarray:
@@ -380,9 +403,9 @@ def _grouped_steps(probe: _Probe, mask: np.ndarray | None, pattern: np.ndarray,
             members = np.flatnonzero(color == g)
             d = np.zeros(n)
             d[members] = 1.0
-            col_value, col_error, _, _ = _apply(probe, d.reshape(w0.shape), QUICK, h)
+            col_value, col_error, _, _ = _scaled(probe, d.reshape(w0.shape), h)
             v, e = col_value.ravel(), col_error.ravel()
-            wide = ~(e <= QUICK_ENOUGH * (np.abs(v).max(initial=0.0) + np.finfo(float).tiny))
+            wide = ~(e <= probe.enough * (np.abs(v).max(initial=0.0) + np.finfo(float).tiny))
             if wide.any():
                 return None
             for k in members:
@@ -397,7 +420,7 @@ def _grouped_steps(probe: _Probe, mask: np.ndarray | None, pattern: np.ndarray,
         # must agree with the derivative along v within both bounds.
         rng = np.random.default_rng(0)
         v = rng.choice([-1.0, 1.0], size=n) * (color >= 0)
-        along, bound, _, _ = _apply(probe, v.reshape(w0.shape), QUICK, h)
+        along, bound, _, _ = _scaled(probe, v.reshape(w0.shape), h)
     except (_Crossed, OutOfDomain):
         return None
     assembled = value @ v
@@ -429,11 +452,11 @@ def _one_step(probe: _Probe, mask: np.ndarray | None) -> Estimate:
         d = _unit(w0.shape, i)
         h = QUICK.base * probe.step * max(abs(float(w0[i])), scale)
         try:
-            col: Column | None = _apply(probe, d, QUICK, h)
+            col: Column | None = _scaled(probe, d, h)
         except (_Crossed, OutOfDomain):
             col = None
         if col is not None:
-            wide = ~(col[1] <= QUICK_ENOUGH * (np.abs(col[0]).max(initial=0.0)
+            wide = ~(col[1] <= probe.enough * (np.abs(col[0]).max(initial=0.0)
                                                 + np.finfo(float).tiny))
             if wide.any():
                 col = None
@@ -489,11 +512,12 @@ def _entry_by_entry(probe: _Probe, on_kink: list[Kink], method: str,
 Column = tuple[np.ndarray, np.ndarray, float, str]
 
 
-def one_sided(fn: Function, w0: np.ndarray, index: tuple[int, ...]
+def one_sided(fn: Function, w0: np.ndarray, index: tuple[int, ...], eps: float = EPS
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Right and left derivatives of ``fn`` along entry ``index`` of w, and
-    where they differ beyond their bounds (f is not differentiable there)."""
-    probe, _ = _start(fn, w0, None)
+    where they differ beyond their bounds (f is not differentiable there);
+    ``eps``: the precision f computes in (rounding bounds scale with it)."""
+    probe, _ = _user_probe(fn, w0, None, 1.0, eps)
     d = _unit(w0.shape, index)
     right, err_r, _, _ = _real(probe, d, FORWARD)
     left, err_l, _, _ = _real(probe, d, BACKWARD)
@@ -540,6 +564,8 @@ class _Probe:
                                      for k in trace0.kinks]) if trace0.kinks else np.zeros(0, bool)
         self.calls = 1
         self.step = 1.0  # one-step stencils' steps, relative to float64's (see jacobian_of)
+        self.larger = 1.0  # and a larger step also tried, for a lower precision (_scaled)
+        self.enough = QUICK_ENOUGH
         # Rounding bounds assume each evaluation good to a few eps of its
         # size, times this: the condition of ill-conditioned operations ...
         self.amplification = amplification

@@ -46,7 +46,26 @@ def test_float32_inside_requires_grad_at_tuple_outputs_and_labels():
 
     inside = check_torch(lambda x, W, b: layer(x.float(), W.float(), b.float()),
                          at={"x": x, "W": W, "b": b})
-    assert inside.passed and inside.precision == "float32"
+    # Finite differences of a float32 forward resolve entries to about 1e-3 of
+    # their scale: smaller ones may be left undecided, never failed.
+    assert inside.verdict in ("pass", "undecided") and inside.precision == "float32"
+    assert len(inside.undecided) < 0.05 * 3 * (x.size + W.size + b.size)
+
+    class Wrong(torch.autograd.Function):  # tanh where tanh' belongs
+        @staticmethod
+        def forward(ctx, z):  # type: ignore[no-untyped-def]
+            t = torch.tanh(z)
+            ctx.save_for_backward(t)
+            return t
+
+        @staticmethod
+        def backward(ctx, g):  # type: ignore[no-untyped-def]
+            (t,) = ctx.saved_tensors
+            return g * t
+
+    bug = check_torch(lambda x, W, b: Wrong.apply(x.float() @ W.float() + b.float()),
+                      at={"x": x, "W": W, "b": b})
+    assert bug.verdict == "fail" and {m.variable for m in bug.mismatches} == {"x", "W", "b"}
     grad_at = {n: torch.tensor(v, requires_grad=True) for n, v in {"x": x, "W": W}.items()}
     assert check_torch(lambda x, W: torch.tanh(x @ W), at=grad_at).passed
     pair = check_torch(lambda x, W: (torch.tanh(x @ W), (x * x).sum()), at={"x": x, "W": W})
