@@ -23,5 +23,6 @@ bench:
 	$(PYTHON) bench/accuracy.py
 	$(PYTHON) bench/scale.py
 	$(PYTHON) bench/truth.py
+	$(PYTHON) bench/user_code.py
 
 check: lint test docs
