@@ -290,8 +290,11 @@ def _scaled(probe: _Probe, d: np.ndarray, h: float) -> Column:
         big = _apply(probe, d, QUICK, h * probe.larger)
     except (_Crossed, OutOfDomain):
         return col
-    if np.all(np.abs(big[0] - col[0]) <= big[1] + col[1]):
-        return big
+    apart = np.abs(big[0] - col[0])
+    if np.all(apart <= big[1] + col[1]):
+        # agreement with a looser estimate confirms the larger step's only to
+        # their difference (the larger step may have crossed a kink)
+        return big[0], np.maximum(big[1], apart), big[2], big[3]
     return col
 
 
