@@ -426,15 +426,9 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
         if isinstance(claim, str):
             claim_floor = 0.0  # evaluated exactly, or within its own bound
         elif closed is not None:
-            # A claim computed in float64 (an array, a backward pass) may be off by
-            # the rounding a float64 evaluation of the derivative makes, entry by entry.
             with budget.section("the rounding of the derivative in float64"):
-                running = closed_eval.rounding_bound(closed, problem.values)
-                stable = closed_eval.condition_bound(closed, problem.values)
-            # Where the truth is 0 the noise of the intermediate values is all a
-            # float64 computation can give (sum(softmax(x)): 1 - Σp is not 0).
-            bound = running if stable is None else stable if running is None else \
-                np.where(dense(exact) == 0, running, stable)
+                bound = _float64_rounding(closed, problem.values, dense(exact),
+                                          truth.exactness != "float64")
             if bound is not None:  # else the floor relative to the row and column
                 claim_floor = CLAIM_ROUNDING * bound
                 if claim_floor.shape != claimed.shape:
@@ -478,6 +472,24 @@ def _gradient(problem: _Problem, name: str, claim: Any, atol: float, rtol: float
                        truth.expressions, claim, form, engine)
     # replace() reads every field: arrays kept sparse would be made dense
     return gradient if found is None else dataclasses.replace(gradient, diagnosis=found)
+
+
+def _float64_rounding(closed: closed_form.Derivative, values: Mapping[str, Value],
+                      exact: np.ndarray, certified: bool) -> np.ndarray | None:
+    """What a claim computed in float64 (an array, a backward pass) may be off
+    by, entry by entry: the rounding of a stable computation of the
+    derivative (:func:`closed_eval.condition_bound`, where the exact values
+    are exact or certified); where the truth is 0, the running bound of the
+    closed form, the noise of intermediate values that is all float64 can give
+    there (sum(softmax(x)): 1 - Σp is not 0). None where neither is had."""
+    stable = closed_eval.condition_bound(closed, values, exact) if certified else None
+    if stable is not None and not (exact == 0).any():
+        return stable
+    running = closed_eval.rounding_bound(closed, values)
+    if stable is None or running is None:
+        return running if stable is None else stable
+    out: np.ndarray = np.where(exact == 0, running, stable)
+    return out
 
 
 def _compared(exact: Any, est: numeric.Estimate, claimed: Any, exact_error: Any,

@@ -153,7 +153,7 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
     found: dict[tuple[int, ...], Mismatch] = {}
     unsure: dict[tuple[int, ...], Mismatch] = {}
     counted = {"engines": 0, "claim": 0}
-    undecided = np.zeros(0, dtype=np.int64)  # flat indices, for counting each entry once
+    undecided = 0  # entries undecided and not wrong, each counted once
     max_abs = max_rel = 0.0 if engines else float("nan")
     claim_error_max = None if c is None else 0.0
     step = max(1, CHUNK // max(1, grid.cols))
@@ -172,7 +172,8 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
             lost = ~np.isfinite(ne[part] + _at(own, part))
             if k is not None:
                 lost &= k
-            bad = _bad(diff, terms, ~lost if k is None else k & ~lost)
+            engines_bad = _beyond(diff, terms, ~lost if k is None else k & ~lost)
+            bad = np.argwhere(engines_bad)
             counted["engines"] += len(bad)
             for i, j in bad[:MAX_LISTED].tolist():
                 idx = grid.index(r0 + i, j)
@@ -186,12 +187,14 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
                     variable, idx, "engines", float(e[r0 + i, j]), float(n[r0 + i, j]),
                     None if c is None else float(c[r0 + i, j]), float(diff[i, j]),
                     *_tolerance(terms, i, j), uncertainty=float("nan")))
-            undecided = np.union1d(undecided, _flat(lost, r0, grid.cols))
             judged, size = (diff, size) if k is None else (diff[k], size[k])
             max_abs = max(max_abs, _max(judged))
             with np.errstate(invalid="ignore"):  # in place: where |exact| is 0 it stays 0
                 relative = np.divide(judged, size, out=size, where=size != 0)
             max_rel = max(max_rel, _max(relative))
+        else:
+            lost = engines_bad = np.zeros((0, 0), bool)
+        wrong = between = np.zeros((0, 0), bool)
         if c is not None:
             truth = e if e is not None else n
             assert truth is not None
@@ -223,24 +226,24 @@ def compare(exact: np.ndarray | None, numeric: np.ndarray | None,
                 idx = grid.index(r0 + i, j)
                 unsure[idx] = _claim_mismatch(variable, idx, e, n, c, cdiff, terms, bounds,
                                               r0, i, j, "undecided")
-            undecided = np.union1d(undecided, _flat(between, r0, grid.cols))
             claim_error_max = max(claim_error_max or 0.0,
                                   _max(cdiff if k is None else cdiff[k]))
+        undecided += _count(_either(lost, between) & ~_either(engines_bad, wrong))
     listed = sorted(found)[:MAX_LISTED]
     total = max(counted.values())  # claims and engines disagreeing at one entry count once
-    wrong_flat = {int(np.ravel_multi_index(i, shape)) for i in found}
-    undecided = np.setdiff1d(undecided, np.fromiter(wrong_flat, np.int64, len(wrong_flat)))
-    unsure_listed = tuple(unsure[i] for i in sorted(unsure)
-                          if int(np.ravel_multi_index(i, shape)) not in wrong_flat)
+    unsure_listed = tuple(unsure[i] for i in sorted(unsure) if i not in found)
     return Comparison(tuple(found[i] for i in listed), max_abs, max_rel, claim_error_max,
                       int(ref.size), max(0, total - len(listed)), unsure_listed[:MAX_LISTED],
-                      int(undecided.size))
+                      undecided)
 
 
-def _flat(mask: np.ndarray, r0: int, cols: int) -> np.ndarray:
-    """Flat indices (row-major over the whole Jacobian) of a chunk's true entries."""
-    i, j = np.nonzero(mask)
-    return (r0 + i) * cols + j
+def _either(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a | b, where either may be an empty stand-in for a question not asked."""
+    return b if a.size == 0 else a if b.size == 0 else a | b
+
+
+def _count(mask: np.ndarray) -> int:
+    return int(np.count_nonzero(mask))
 
 
 def _claim_mismatch(variable: str, idx: tuple[int, ...], e: Any, n: Any, c: Any,
@@ -401,15 +404,20 @@ def rounding_floor(jac: np.ndarray) -> np.ndarray:
     return floor
 
 
-def _bad(diff: np.ndarray, terms: tuple[Any, ...], keep: np.ndarray | None) -> np.ndarray:
-    """(row, column) of each entry beyond its tolerance; NaN counts as beyond."""
+def _beyond(diff: np.ndarray, terms: tuple[Any, ...], keep: np.ndarray | None) -> np.ndarray:
+    """Whether each entry is beyond its tolerance (NaN counts as beyond)."""
     tol = terms[0] + terms[1]
     for t in terms[2:]:
         tol += t
-    beyond = ~(diff <= tol)
+    beyond: np.ndarray = ~(diff <= tol)
     if keep is not None:
         beyond &= keep
-    return np.argwhere(beyond) if beyond.any() else np.zeros((0, 2), int)
+    return beyond
+
+
+def _bad(diff: np.ndarray, terms: tuple[Any, ...], keep: np.ndarray | None) -> np.ndarray:
+    """(row, column) of each entry beyond its tolerance; NaN counts as beyond."""
+    return np.argwhere(_beyond(diff, terms, keep))
 
 
 def compare_directions(exact: np.ndarray, numeric: np.ndarray, error: np.ndarray,
