@@ -154,7 +154,8 @@ def check_function(forward: Callable[..., Any], backward: Callable[..., Any], *,
         calls = 0
     else:
         reference = "finite differences"
-        jac, errors, noise, calls = _numeric(forward, wide, names, masks, method, ref_eps)
+        jac, errors, noise, calls = _numeric(forward, wide, names, masks, method, ref_eps,
+                                             float(np.max(np.abs(out), initial=0.0)))
     floor = 2.0**10 * precision  # a backward's rounding, relative to the terms it sums
     verdicts = _judge_all(ups, grads, names, jac, errors, noise, masks, atol, rtol, floor,
                           ref_eps)
@@ -345,19 +346,18 @@ def _gradients(result: Any, names: list[str], inputs: Mapping[str, np.ndarray]
 
 
 def _numeric(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray], names: list[str],
-             masks: Mapping[str, Any], method: str, eps: float = EPS
+             masks: Mapping[str, Any], method: str, eps: float = EPS, f_largest: float = 1.0
              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray],
                         int]:
     """The Jacobians by finite differences, their bounds, the part of each
-    bound that is rounding alone (:func:`gradcheck.numeric.noise_floor`),
-    and the evaluations spent."""
+    bound that is rounding alone (:func:`gradcheck.numeric.noise_floor`, for
+    f's largest entry ``f_largest``), and the evaluations spent."""
     jac, err, noise, calls = {}, {}, {}, 0
-    est_f0 = _forward(forward, inputs)[0]
     for n in names:
         fn = _along(forward, inputs, n)
         est = numeric.jacobian_of(fn, inputs[n].astype(np.float64), method, mask=masks.get(n),
                                   eps=eps)
-        noise[n] = numeric.noise_floor(est, float(np.max(np.abs(est_f0), initial=0.0)), eps)
+        noise[n] = numeric.noise_floor(est, f_largest, eps)
         jac[n], err[n], calls = est.value, est.error, calls + est.evaluations
     return jac, err, noise, calls
 

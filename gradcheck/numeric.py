@@ -252,7 +252,8 @@ def jacobian_of(fn: Function, w0: np.ndarray, method: str, *, tree: Node | None 
     entries whose bound that leaves wider than :data:`QUICK_ENOUGH` of their
     column (a kink or fast variation within the step). ``eps`` is the
     precision f computes in (float32's for a float32 function): rounding
-    bounds scale with it, and the one-step stencils' steps with its 7th root."""
+    bounds scale with it, and steps larger by (eps/eps64)^(1/7) are tried as
+    well where they agree with float64's (:func:`_scaled`)."""
     probe, on_kink = _user_probe(fn, w0, tree, amplification, eps)
     if method == "auto" and not on_kink:
         return _quick(probe, mask)
@@ -271,7 +272,6 @@ def _user_probe(fn: Function, w0: np.ndarray, tree: Node | None,
     # For a lower precision the one-step stencil also tries steps larger by
     # (ε/ε₆₄)^⅐ (0.1 of the scale in float32), where rounding matters less,
     # and keeps them only where they agree with float64's (see _scaled).
-    probe.step = 1.0
     probe.larger = (eps / EPS) ** (1 / 7)
     # what a one-step bound may be next to its column, at this precision
     probe.enough = min(QUICK_ENOUGH * (eps / EPS) ** (6 / 7), 2.0**-8)
@@ -320,10 +320,10 @@ def refine_columns(fn: Function, w0: np.ndarray, entries: list[tuple[int, ...]],
     and the evaluations spent: for entries whose one-step bound could not
     decide a comparison."""
     probe, _ = _user_probe(fn, w0, None, 1.0, eps)
-    scale = probe.step * (float(np.max(np.abs(w0), initial=0.0)) or 1.0)
+    scale = float(np.max(np.abs(w0), initial=0.0)) or 1.0
     out = []
     for i in entries:
-        col = _refined(probe, _unit(w0.shape, i), max(probe.step * abs(float(w0[i])), scale))
+        col = _refined(probe, _unit(w0.shape, i), max(abs(float(w0[i])), scale))
         out.append((col[0], col[1]))
     return out, probe.calls
 
@@ -397,7 +397,7 @@ def _grouped_steps(probe: _Probe, mask: np.ndarray | None, pattern: np.ndarray,
     f0, w0 = probe.f0, probe.w0
     m, n = f0.size, w0.size
     scale = float(np.max(np.abs(w0), initial=0.0)) or 1.0
-    h = QUICK.base * probe.step * scale  # every entry's own scale is at most this one
+    h = QUICK.base * scale  # every entry's own scale is at most this one
     value = np.zeros((m, n))
     missed = 4 * USER_ROUNDING * EPS * np.abs(f0).ravel()[:, None] / (PATTERN_STEP * scale)
     error = np.where(pattern.T, 0.0, missed)
@@ -453,7 +453,7 @@ def _one_step(probe: _Probe, mask: np.ndarray | None) -> Estimate:
         if mask is not None and not mask[i]:
             continue
         d = _unit(w0.shape, i)
-        h = QUICK.base * probe.step * max(abs(float(w0[i])), scale)
+        h = QUICK.base * max(abs(float(w0[i])), scale)
         try:
             col: Column | None = _scaled(probe, d, h)
         except (_Crossed, OutOfDomain):
@@ -464,7 +464,7 @@ def _one_step(probe: _Probe, mask: np.ndarray | None) -> Estimate:
             if wide.any():
                 col = None
         if col is None:
-            col = _refined(probe, d, probe.step * max(abs(float(w0[i])), scale))
+            col = _refined(probe, d, max(abs(float(w0[i])), scale))
         value[(*lead, *i)], error[(*lead, *i)], steps[i], methods[i] = col
     return Estimate(value, error, steps, methods, probe.calls)
 
@@ -566,7 +566,6 @@ class _Probe:
         self.poles = np.concatenate([np.full(k.offset.size, not k.is_kink)
                                      for k in trace0.kinks]) if trace0.kinks else np.zeros(0, bool)
         self.calls = 1
-        self.step = 1.0  # one-step stencils' steps, relative to float64's (see jacobian_of)
         self.larger = 1.0  # and a larger step also tried, for a lower precision (_scaled)
         self.enough = QUICK_ENOUGH
         # Rounding bounds assume each evaluation good to a few eps of its
