@@ -19,14 +19,16 @@ import numdifftools
 import numpy as np
 
 import gradcheck
-from gradcheck import numeric, ops, symbolic
 from gradcheck.api import ATOL, RTOL
-from gradcheck.compare import SCALE
-from gradcheck.evaluate import OutOfDomain, evaluate
-from gradcheck.parser import parse
-from gradcheck.points import to_value
-from gradcheck.shapes import infer
-from gradcheck.tree import Call, walk
+from gradcheck.checking.points import to_value
+from gradcheck.compare.comparator import SCALE
+from gradcheck.exact import symbolic
+from gradcheck.language import ops
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.language.tree import Call, walk
+from gradcheck.numeric import engine as numeric
+from gradcheck.values.evaluate import OutOfDomain, evaluate
 
 sys.path.insert(0, str(Path(__file__).parent))
 from accuracy_cases import ROWS, Row  # noqa: E402
@@ -433,8 +435,8 @@ def definitions_section() -> list[str]:
         "are counted in the rate all the same, and shown apart.",
         "- **numdifftools**: `numdifftools.Jacobian(fun)` with its defaults, where `fun` maps "
         "the flattened wrt variable to the flattened f through "
-        "`gradcheck.evaluate.evaluate` on `gradcheck.shapes.infer(gradcheck.parser.parse(expr), "
-        "shapes)`, the other variables fixed at the point. Where `evaluate` rejects an input "
+        "gradcheck's own float64 evaluation of the parsed, typed expression, the other "
+        "variables fixed at the point. Where that evaluation rejects an input "
         "(outside a domain, e.g. log of a negative number, or an overflow) `fun` returns NaN, "
         "as NumPy itself does for log(−1). Its Jacobian is compared with the same relative "
         "error; a case where it raises or returns NaN in any entry is recorded and not "
@@ -506,7 +508,7 @@ def suite_section(res: dict[str, Any]) -> list[str]:
         + (f"; missing: {', '.join(missing)}" if missing else "; none missing")
         + ". (`dot` is the product written `·`, which the shape checker reads as `@` or `*`.) "
         "*f rounding*: max |f − f_exact| / (ε·max|f_exact|), where f is "
-        "`gradcheck.evaluate.evaluate` at the point and f_exact SymPy's value correctly "
+        "`gradcheck.values.evaluate.evaluate` at the point and f_exact SymPy's value correctly "
         "rounded: how many ε of its size one evaluation of f is off, which every real "
         "stencil divides by its step.", "",
         table(["group", "case", "expression", "wrt", "point", "Jacobian", "f rounding",

@@ -22,12 +22,13 @@ import sympy
 from sympy.core.cache import clear_cache
 
 import gradcheck
-from gradcheck import numeric, symbolic
 from gradcheck.api import ATOL, RTOL
-from gradcheck.compare import compare, rounding_floor
-from gradcheck.parser import parse
-from gradcheck.points import to_value
-from gradcheck.shapes import infer
+from gradcheck.checking.points import to_value
+from gradcheck.compare.comparator import compare, rounding_floor
+from gradcheck.exact import symbolic
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.numeric import engine as numeric
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cases import CASES, SEED_AT, Case  # noqa: E402

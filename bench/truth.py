@@ -49,10 +49,10 @@ import numpy as np
 
 import gradcheck
 from gradcheck.api import RTOL
-from gradcheck.compare import LEAST, RESOLUTION, SCALE
-from gradcheck.evaluate import OutOfDomain, evaluate
-from gradcheck.parser import parse
-from gradcheck.shapes import infer
+from gradcheck.compare.comparator import LEAST, RESOLUTION, SCALE
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.values.evaluate import OutOfDomain, evaluate
 
 sys.path.insert(0, str(Path(__file__).parent))
 from run import machine, message  # noqa: E402

@@ -19,7 +19,7 @@ default_rng with a fixed seed) is checked
   (the set of ``m.variable``) is a **wrong blame**.
 
 Each version is checked with ``gradcheck.check_function`` (the NumPy code)
-and with ``gradcheck.torch_adapter.check_torch`` (the PyTorch code: autograd
+and with ``gradcheck.adapters.torch.check_torch`` (the PyTorch code: autograd
 for the correct version, a custom ``torch.autograd.Function`` with the buggy
 backward for a bug), in float64 and in float32 (the code computes in
 float32 inside; the point's values are float32), all with gradcheck's
@@ -667,7 +667,7 @@ def torch_gradcheck(fn: Callable[..., Any], p: Point, dtype: str, fast: bool) ->
 
 
 def run_task(task: Task) -> dict[str, Any]:
-    from gradcheck.torch_adapter import check_torch
+    from gradcheck.adapters.torch import check_torch
 
     p, f = task.point, FAMILIES[task.point.family]
     at = point_values(p, task.dtype)
@@ -1045,7 +1045,7 @@ def dirty() -> str:
 
 def show_case(key: str, seed: int) -> None:
     """Re-run every check of one point, and print each with gradcheck's report."""
-    from gradcheck.torch_adapter import check_torch
+    from gradcheck.adapters.torch import check_torch
 
     family, tier, j = key.split("/")
     p = vet(draw(family, tier, int(j), seed))

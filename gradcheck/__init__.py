@@ -11,25 +11,27 @@ True
 
 from __future__ import annotations
 
-from .api import assert_gradient as assert_gradient
-from .api import check as check
-from .api import derivative as derivative
-from .api import jacobian as jacobian
-from .errors import ClaimError as ClaimError
-from .errors import DomainError as DomainError
-from .errors import FunctionError as FunctionError
-from .errors import GradcheckError as GradcheckError
-from .errors import GradientMismatch as GradientMismatch
-from .errors import LimitError as LimitError
-from .errors import NameLookupError as NameLookupError
-from .errors import OptionError as OptionError
-from .errors import ParseError as ParseError
-from .errors import ShapeError as ShapeError
-from .functions import FunctionResult as FunctionResult
-from .functions import assert_function as assert_function
-from .functions import check_function as check_function
-from .result import CheckResult as CheckResult
-from .result import Gradient as Gradient
+from typing import Any
+
+from gradcheck.api import assert_gradient as assert_gradient
+from gradcheck.api import check as check
+from gradcheck.api import derivative as derivative
+from gradcheck.api import jacobian as jacobian
+from gradcheck.checking.result import CheckResult as CheckResult
+from gradcheck.checking.result import Gradient as Gradient
+from gradcheck.errors import ClaimError as ClaimError
+from gradcheck.errors import DomainError as DomainError
+from gradcheck.errors import FunctionError as FunctionError
+from gradcheck.errors import GradcheckError as GradcheckError
+from gradcheck.errors import GradientMismatch as GradientMismatch
+from gradcheck.errors import LimitError as LimitError
+from gradcheck.errors import NameLookupError as NameLookupError
+from gradcheck.errors import OptionError as OptionError
+from gradcheck.errors import ParseError as ParseError
+from gradcheck.errors import ShapeError as ShapeError
+from gradcheck.functions import FunctionResult as FunctionResult
+from gradcheck.functions import assert_function as assert_function
+from gradcheck.functions import check_function as check_function
 
 __version__ = "0.1.0"
 
@@ -52,6 +54,21 @@ __all__ = [
     "assert_gradient",
     "check",
     "check_function",
+    "check_jax",
+    "check_torch",
     "derivative",
     "jacobian",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``check_torch`` and ``check_jax``, imported (with PyTorch or JAX) only when asked for."""
+    if name == "check_torch":
+        from gradcheck.adapters.torch import check_torch
+
+        return check_torch
+    if name == "check_jax":
+        from gradcheck.adapters.jax import check_jax
+
+        return check_jax
+    raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")

@@ -1,3 +1,3 @@
-from .cli import main
+from gradcheck.cli import main
 
 main()

@@ -21,10 +21,13 @@ from typing import Any
 import numpy as np
 import sympy
 
-from . import claims, closed_eval, closed_form, numeric, progress, symbolic
-from .compare import Comparison, compare, compare_directions, compare_stored
-from .diagnose import Diagnosis, diagnose, difference
-from .errors import (
+from gradcheck import progress
+from gradcheck.checking import claims
+from gradcheck.checking.points import Value, draw, kink_margin, parse_shape, to_value
+from gradcheck.checking.result import CheckResult, ClosedForm, Directions, Gradient
+from gradcheck.compare.comparator import Comparison, compare, compare_directions, compare_stored
+from gradcheck.compare.diagnose import Diagnosis, diagnose, difference
+from gradcheck.errors import (
     ClaimError,
     DomainError,
     GradientMismatch,
@@ -32,15 +35,15 @@ from .errors import (
     OptionError,
     suggest,
 )
-from .evaluate import OutOfDomain, evaluate
-from .limits import DEPTH, ENTRIES, LENGTH, TERMS, TIMEOUT, Budget, Limits, current
-from .parser import parse
-from .points import Value, draw, kink_margin, parse_shape, to_value
-from .report import label
-from .result import CheckResult, ClosedForm, Directions, Gradient
-from .shapes import Typed, infer
-from .sparse import Sparse, dense
-from .tree import render, tree_size, walk
+from gradcheck.exact import closed_eval, closed_form, symbolic
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import Typed, infer
+from gradcheck.language.tree import render, tree_size, walk
+from gradcheck.limits import DEPTH, ENTRIES, LENGTH, TERMS, TIMEOUT, Budget, Limits, current
+from gradcheck.numeric import engine as numeric
+from gradcheck.report.text import label
+from gradcheck.values.evaluate import OutOfDomain, evaluate
+from gradcheck.values.sparse import Sparse, dense
 
 __all__ = ["ATOL", "ENGINES", "RTOL", "assert_gradient", "check", "derivative", "jacobian"]
 
@@ -496,7 +499,7 @@ def _compared(exact: Any, est: numeric.Estimate, claimed: Any, exact_error: Any,
               atol: float, rtol: float, name: str, claim_error: Any = None,
               claim_floor: Any = None) -> Comparison:
     """Judge the engines (and the claim): on the stored entries alone where
-    both engines stored the same ones (:mod:`gradcheck.sparse`)."""
+    both engines stored the same ones (:mod:`gradcheck.values.sparse`)."""
     if isinstance(exact, Sparse) and isinstance(est.value, Sparse) \
             and exact.same_pattern(est.value):
         return compare_stored(exact, est.value, est.error.values,

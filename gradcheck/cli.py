@@ -5,7 +5,7 @@ Parses options and prints; the logic is in :mod:`gradcheck.api`. Exit codes:
 verdict could be reached (every entry at a kink, or error bounds too wide to
 tell right from wrong: the report says which and why).
 The text report is coloured only on a terminal and never when NO_COLOR is
-set; ``--plot`` imports matplotlib (:mod:`gradcheck.plot`) only when given.
+set; ``--plot`` imports matplotlib (:mod:`gradcheck.report.plot`) only when given.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from typing import Any
 
 import click
 
-from . import __version__, api, numeric, progress, report
-from .errors import GradcheckError, OptionError
-from .limits import DEPTH, DEPTH_CAP, ENTRIES, LENGTH, TERMS, TIMEOUT
-from .parser import NAME_PATTERN
-from .points import SHAPE
+from gradcheck import __version__, api, progress
+from gradcheck.checking.points import SHAPE
+from gradcheck.errors import GradcheckError, OptionError
+from gradcheck.language.parser import NAME_PATTERN
+from gradcheck.limits import DEPTH, DEPTH_CAP, ENTRIES, LENGTH, TERMS, TIMEOUT
+from gradcheck.numeric import engine as numeric
+from gradcheck.report import text as report
 
 _NAME = re.compile(rf"^\s*({NAME_PATTERN})\s*=(.*)$", re.DOTALL)
 
@@ -95,7 +97,7 @@ def check(expression: str, wrt: tuple[str, ...], lets: tuple[str, ...],
     """
     try:
         if plot_path is not None:  # before the work: matplotlib and the directory are there
-            from . import plot
+            from gradcheck.report import plot
 
             plot.check_path(plot_path)
         at, shapes = _lets(lets)

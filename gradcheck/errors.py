@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .functions import FunctionResult
-    from .result import CheckResult
+    from gradcheck.checking.result import CheckResult
+    from gradcheck.functions import FunctionResult
 
 __all__ = [
     "ClaimError",

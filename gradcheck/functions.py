@@ -29,15 +29,18 @@ from typing import Any
 
 import numpy as np
 
-from . import api, claims, numeric, symbolic
-from .compare import SCALE, Mismatch, bound_name, compare
-from .errors import ClaimError, FunctionError, GradientMismatch, OptionError, suggest
-from .evaluate import Trace
-from .parser import parse
-from .points import to_value
-from .shapes import infer
-from .stencils import EPS
-from .tree import variables as names_in
+from gradcheck import api
+from gradcheck.checking import claims
+from gradcheck.checking.points import to_value
+from gradcheck.compare.comparator import SCALE, Mismatch, bound_name, compare
+from gradcheck.errors import ClaimError, FunctionError, GradientMismatch, OptionError, suggest
+from gradcheck.exact import symbolic
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.language.tree import variables as names_in
+from gradcheck.numeric import engine as numeric
+from gradcheck.numeric.stencils import EPS
+from gradcheck.values.evaluate import Trace
 
 __all__ = ["FunctionResult", "assert_function", "check_function"]
 
@@ -84,7 +87,7 @@ class FunctionResult:
         return self.verdict == "pass"
 
     def report(self, format: str = "text") -> str:
-        from .report import function_text
+        from gradcheck.report.text import function_text
 
         if format != "text":
             raise OptionError(f"check_function reports are text only, not {format!r}")
@@ -350,7 +353,7 @@ def _numeric(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray], name
              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray],
                         int]:
     """The Jacobians by finite differences, their bounds, the part of each
-    bound that is rounding alone (:func:`gradcheck.numeric.noise_floor`, for
+    bound that is rounding alone (:func:`gradcheck.numeric.engine.noise_floor`, for
     f's largest entry ``f_largest``), and the evaluations spent."""
     jac, err, noise, calls = {}, {}, {}, 0
     for n in names:

@@ -47,7 +47,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import LimitError, OptionError
+from gradcheck.errors import LimitError, OptionError
 
 __all__ = ["DEPTH", "DEPTH_CAP", "ENTRIES", "LENGTH", "TERMS", "TIMEOUT", "Budget", "Limits",
            "current"]

@@ -25,8 +25,9 @@ from typing import Any
 
 import pytest
 
-from . import api, functions, numeric
-from .result import CheckResult
+from gradcheck import api, functions
+from gradcheck.checking.result import CheckResult
+from gradcheck.numeric import engine as numeric
 
 __all__ = ["Checker"]
 

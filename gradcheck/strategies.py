@@ -23,13 +23,13 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from . import ops
-from .errors import GradcheckError
-from .evaluate import OutOfDomain, evaluate, kinks
-from .parser import parse
-from .shapes import infer
-from .tree import Shape
-from .tree import variables as names_in
+from gradcheck.errors import GradcheckError
+from gradcheck.language import ops
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.language.tree import Shape
+from gradcheck.language.tree import variables as names_in
+from gradcheck.values.evaluate import OutOfDomain, evaluate, kinks
 
 __all__ = ["SMOOTH_OPS", "Expression", "expressions", "matrices", "points", "shapes"]
 

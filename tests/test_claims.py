@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from gradcheck import ClaimError
-from gradcheck.claims import evaluate, layout
-from gradcheck.points import to_value
+from gradcheck.checking.claims import evaluate, layout
+from gradcheck.checking.points import to_value
 
 
 def test_gradient_form_and_broadcasting():

@@ -10,13 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradcheck
-from gradcheck import closed_form, symbolic
-from gradcheck.closed_eval import U
 from gradcheck.errors import OptionError
-from gradcheck.parser import parse
-from gradcheck.shapes import infer
+from gradcheck.exact import closed_form, symbolic
+from gradcheck.exact.closed_eval import U
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.language.tree import render
 from gradcheck.strategies import SMOOTH_OPS, expressions
-from gradcheck.tree import render
 
 SEED = {"x": (3, 2), "y": (2, 2), "z": (3, 2), "A": (3, 2)}
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradcheck.compare import compare
+from gradcheck.compare.comparator import compare
 from gradcheck.strategies import matrices
 
 TOL = {"atol": 1e-10, "rtol": 1e-7}
@@ -59,7 +59,7 @@ def test_one_planted_error_is_reported_at_exactly_that_entry(exact, data):
 
 
 def test_the_rounding_floor_follows_each_entrys_row_and_column():
-    from gradcheck.compare import SCALE, rounding_floor
+    from gradcheck.compare.comparator import SCALE, rounding_floor
 
     jac = np.zeros((1, 2, 1, 2))
     jac[0, 0, 0, 0], jac[0, 1, 0, 1] = 1e16, -0.25  # 1/x at x = 1e-8 and at 2

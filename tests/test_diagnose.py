@@ -224,7 +224,7 @@ def test_a_relu_kink_in_the_wrong_argument_explains_nothing_by_accident():
 
 
 def test_the_later_candidates_give_way_to_the_pattern_when_time_is_short(monkeypatch):
-    from gradcheck import diagnose
+    from gradcheck.compare import diagnose
 
     monkeypatch.setattr(diagnose, "LATE_TIME", 0.0)
     r = _check("sum(σ(x·W + b))", "W", DENSE, "x.T @ (σ(σ(x@W+b)) * (1-σ(σ(x@W+b))))")

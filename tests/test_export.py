@@ -12,9 +12,9 @@ import sympy
 
 import gradcheck
 from conftest import SEED_AT
-from gradcheck import export
-from gradcheck.export import _tex_exact, _tex_float, latex
-from gradcheck.sparse import Sparse
+from gradcheck.report import export
+from gradcheck.report.export import _tex_exact, _tex_float, latex
+from gradcheck.values.sparse import Sparse
 
 F = "(x·y+z)·A+z"
 BMATRIX = re.compile(r"\\begin\{bmatrix\} (.*?) \\end\{bmatrix\}")

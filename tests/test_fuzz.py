@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import gradcheck
 from gradcheck.cli import main
-from gradcheck.parser import parse
+from gradcheck.language.parser import parse
 from gradcheck.strategies import expressions
 
 TOKENS = ["x", "y", "W", "σ", "sin", "exp", "log", "relu", "sum", "trace", "inv", "ones",

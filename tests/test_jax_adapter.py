@@ -8,7 +8,7 @@ import pytest
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
-from gradcheck.jax_adapter import check_jax  # noqa: E402
+from gradcheck.adapters.jax import check_jax  # noqa: E402
 
 AT = {"x": np.array([[0.5, -1.0], [2.0, 0.25]]), "W": np.array([[1.0, -0.5], [0.75, 2.0]])}
 

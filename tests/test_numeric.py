@@ -6,11 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import dyadic
-from gradcheck import numeric
-from gradcheck.evaluate import OutOfDomain, evaluate
-from gradcheck.parser import parse
-from gradcheck.shapes import infer
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.numeric import engine as numeric
 from gradcheck.strategies import expressions, matrices, points
+from gradcheck.values.evaluate import OutOfDomain, evaluate
 
 REAL = ("richardson", "central", "forward", "backward")
 
@@ -195,7 +195,7 @@ def test_cancelling_products_do_not_fool_the_real_stencils(method):
 
 
 def test_rounding_of_a_cancelling_sum_is_that_of_its_terms():
-    from gradcheck import closed_eval
+    from gradcheck.exact import closed_eval
 
     tree = infer(parse("x@y"), {"x": (1, 2), "y": (2, 1)}).tree
     bound = closed_eval.rounding(tree, {"x": np.array([[1e8, 1.0]]),

@@ -10,7 +10,7 @@ import sympy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradcheck import ops
+from gradcheck.language import ops
 from gradcheck.strategies import matrices
 
 ELEMENTWISE = [op for op in ops.OPS.values() if op.kind == "elementwise"]

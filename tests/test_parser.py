@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 
 from gradcheck import ParseError
-from gradcheck.parser import MAX_DEPTH, MAX_LENGTH, parse
+from gradcheck.language.parser import MAX_DEPTH, MAX_LENGTH, parse
+from gradcheck.language.tree import Call, Matrix, Num, Var, render, variables
 from gradcheck.strategies import expressions
-from gradcheck.tree import Call, Matrix, Num, Var, render, variables
 
 # text, canonical rendering
 RENDER = [

@@ -1,4 +1,4 @@
-"""Heatmaps (gradcheck.plot) and ``gradcheck check --plot FILE.png``."""
+"""Heatmaps (gradcheck.report.plot) and ``gradcheck check --plot FILE.png``."""
 
 from __future__ import annotations
 
@@ -42,14 +42,14 @@ def no_matplotlib(monkeypatch):
 
 
 def _titles(fig):
-    from gradcheck.plot import panels
+    from gradcheck.report.plot import panels
 
     return [ax.get_title() for ax in panels(fig)]
 
 
 @needs_matplotlib
 def test_plot_writes_a_png_with_a_panel_per_array(tmp_path):
-    from gradcheck.plot import plot
+    from gradcheck.report.plot import plot
 
     r = gradcheck.check(F, wrt="z", at=SEED_AT, expect="A")
     path = tmp_path / "z.png"
@@ -64,7 +64,7 @@ def test_plot_writes_a_png_with_a_panel_per_array(tmp_path):
 
 @needs_matplotlib
 def test_jacobians_are_drawn_flattened_with_the_values_they_have():
-    from gradcheck.plot import panels, plot
+    from gradcheck.report.plot import panels, plot
 
     r = gradcheck.check(F, wrt="z", at=SEED_AT, expect="A")
     g = r["z"]
@@ -84,7 +84,7 @@ def test_jacobians_are_drawn_flattened_with_the_values_they_have():
 
 @needs_matplotlib
 def test_several_variables_directions_and_gradients():
-    from gradcheck.plot import panels, plot
+    from gradcheck.report.plot import panels, plot
 
     at = {"x": "ones(3,2)", "y": "0.5*ones(2,2)", "z": "0.25*ones(3,2)",
           "A": [[1, 0], [2, 1], [0, 1]]}
@@ -108,7 +108,7 @@ def test_several_variables_directions_and_gradients():
 
 @needs_matplotlib
 def test_plot_rejects_paths_it_cannot_write(tmp_path):
-    from gradcheck.plot import plot
+    from gradcheck.report.plot import plot
 
     r = gradcheck.check("sum(z * z)", at={"z": [[1, 2]]})
     with pytest.raises(OptionError, match="the directory .* does not exist"):
@@ -121,7 +121,7 @@ def test_plot_rejects_paths_it_cannot_write(tmp_path):
 
 
 def test_without_matplotlib_the_api_raises_an_option_error_naming_the_fix(no_matplotlib):
-    from gradcheck.plot import plot
+    from gradcheck.report.plot import plot
 
     r = gradcheck.check("sum(z * z)", at={"z": [[1, 2]]})
     with pytest.raises(OptionError) as e:

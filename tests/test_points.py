@@ -6,7 +6,7 @@ import sympy
 
 import gradcheck
 from gradcheck import OptionError
-from gradcheck.points import constant, parse_shape, to_value
+from gradcheck.checking.points import constant, parse_shape, to_value
 
 
 @pytest.mark.parametrize(("spec", "shape"), [

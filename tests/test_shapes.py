@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from gradcheck import NameLookupError, ShapeError
-from gradcheck.parser import parse
-from gradcheck.shapes import broadcast, infer
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import broadcast, infer
 
 S = {"x": (3, 2), "y": (2, 2), "z": (3, 2), "A": (3, 2), "b": (1, 2), "c": (3, 1), "s": (1, 1)}
 

@@ -1,4 +1,4 @@
-"""Jacobians stored on their pattern (gradcheck.sparse): the same numbers,
+"""Jacobians stored on their pattern (gradcheck.values.sparse): the same numbers,
 the same verdicts and the same reports as dense arrays, in far less memory."""
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from hypothesis import strategies as st
 
 import gradcheck
 from conftest import dyadic
-from gradcheck import closed_eval, closed_form, numeric
-from gradcheck.compare import compare, compare_stored
-from gradcheck.parser import parse
-from gradcheck.points import to_value
-from gradcheck.shapes import infer
-from gradcheck.sparse import Sparse
+from gradcheck.checking.points import to_value
+from gradcheck.compare.comparator import compare, compare_stored
+from gradcheck.exact import closed_eval, closed_form
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.numeric import engine as numeric
 from gradcheck.strategies import SMOOTH_OPS, expressions
+from gradcheck.values.sparse import Sparse
 
 
 def _held(g):

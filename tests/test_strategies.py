@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis.errors import InvalidArgument
 
 import gradcheck
-from gradcheck.evaluate import kinks
-from gradcheck.parser import parse
-from gradcheck.shapes import infer
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
 from gradcheck.strategies import expressions, matrices, points, shapes
+from gradcheck.values.evaluate import kinks
 
 
 @given(shapes(min_side=2, max_side=4))

@@ -9,10 +9,12 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from conftest import dyadic
-from gradcheck import closed_eval, closed_form, numeric, structure
-from gradcheck.parser import parse
-from gradcheck.points import to_value
-from gradcheck.shapes import infer
+from gradcheck.checking.points import to_value
+from gradcheck.exact import closed_eval, closed_form
+from gradcheck.language import structure
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.numeric import engine as numeric
 from gradcheck.strategies import SMOOTH_OPS, expressions
 
 

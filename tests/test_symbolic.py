@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from gradcheck import symbolic
-from gradcheck.parser import parse
-from gradcheck.shapes import infer
+from gradcheck.exact import symbolic
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
 
 
 def _jac(text, shapes, wrt):

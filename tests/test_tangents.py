@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcheck import numeric, tangents
-from gradcheck.parser import parse
-from gradcheck.shapes import infer
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.numeric import engine as numeric
+from gradcheck.numeric import tangents
 from gradcheck.strategies import SMOOTH_OPS, expressions
 
 

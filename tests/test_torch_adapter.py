@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from gradcheck.torch_adapter import check_torch  # noqa: E402
+from gradcheck.adapters.torch import check_torch  # noqa: E402
 
 AT = {"x": np.array([[0.5, -1.0], [2.0, 0.25]]), "W": np.array([[1.0, -0.5], [0.75, 2.0]])}
 

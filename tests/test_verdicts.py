@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradcheck
-from gradcheck import balls, symbolic
 from gradcheck.cli import main
 from gradcheck.errors import ClaimError
+from gradcheck.exact import balls, symbolic
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -18,12 +18,12 @@ Three readings of the same derivation:
 Expressions are simplified as they are built (``G*ones`` is ``G``,
 ``(P@Q).T`` is ``Q.T@P.T``, ``P@R + Q@R`` is ``(P+Q)@R``), so that what is
 printed is what a person would write. SymPy's own ``MatrixSymbol.diff`` is
-not used (see :mod:`gradcheck.symbolic`). Values come from
-:mod:`gradcheck.closed_eval`.
+not used (see :mod:`gradcheck.exact.symbolic`). Values come from
+:mod:`gradcheck.exact.closed_eval`.
 
->>> from gradcheck.parser import parse
->>> from gradcheck.shapes import infer
->>> from gradcheck.tree import render
+>>> from gradcheck.language.parser import parse
+>>> from gradcheck.language.shapes import infer
+>>> from gradcheck.language.tree import render
 >>> typed = infer(parse("trace(X.T@A@X)"), {"X": (3, 2), "A": (3, 3)})
 >>> render(derive(typed.tree, "X").expression)
 '(A+A.T)@X'
@@ -42,8 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from . import ops
-from .tree import Call, Matrix, Node, Num, Shape, Var, variables, walk
+from gradcheck.language import ops
+from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, variables, walk
 
 __all__ = ["RULES", "Derivative", "Unsupported", "derive", "is_elementwise", "latex",
            "supports"]
@@ -421,7 +421,7 @@ _LATEX_FUNCTIONS = {"sigmoid": r"\sigma", "tanh": r"\tanh", "exp": r"\exp", "log
 def latex(node: Node) -> str:
     """LaTeX for an expression: ``@`` as juxtaposition, ``*`` as ⊙, ``.T`` as ⊤.
 
-    >>> from gradcheck.parser import parse
+    >>> from gradcheck.language.parser import parse
     >>> latex(parse("(A.T+A)@X"))
     '\\\\left(A^{\\\\top} + A\\\\right) X'
     >>> latex(parse("G*(1-tanh(P@Q)**2)"))

@@ -13,8 +13,8 @@ counts each time it occurs, as SymPy's differentiation and substitution
 visit it), may be at most ``current().terms`` (:mod:`gradcheck.limits`).
 ``inv`` is estimated before it is computed, from the determinant.
 
->>> from gradcheck.parser import parse
->>> from gradcheck.shapes import infer
+>>> from gradcheck.language.parser import parse
+>>> from gradcheck.language.shapes import infer
 >>> typed = infer(parse("sum(z * z)"), {"z": (1, 2)})
 >>> z = symbols("z", (1, 2))
 >>> jacobian(build(typed.tree, {"z": z}), z)
@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import sympy
 
-from . import balls, ops
-from .errors import LimitError
-from .limits import current, hint
-from .tree import Call, Matrix, Node, Num, Shape, Var, render, tree_size
+from gradcheck.errors import LimitError
+from gradcheck.exact import balls
+from gradcheck.language import ops
+from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render, tree_size
+from gradcheck.limits import current, hint
 
 __all__ = ["MAX_EXACT_EXPONENT", "SYMPY_MATRIX", "Terms", "build", "entries", "evaluate",
            "certified", "from_fractions", "is_elementwise", "jacobian", "symbols", "to_float"]
@@ -188,7 +189,7 @@ def to_float(expr: Any) -> np.ndarray:
 def certified(expr: Any) -> tuple[np.ndarray, np.ndarray]:
     """Floats from exact SymPy values, each computed in ball arithmetic at
     rising precision until it is right to its last digit
-    (:mod:`gradcheck.balls`), and a bound on each one's error: 0 where it
+    (:mod:`gradcheck.exact.balls`), and a bound on each one's error: 0 where it
     converged. NaN where a value is not a number (``DiracDelta(0)``: the
     derivative of sign or step at its jump)."""
     flat = entries(expr)

@@ -26,10 +26,10 @@ from typing import Any, cast
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from . import ops
-from .errors import ParseError, suggest
-from .limits import DEPTH, LENGTH, current, hint
-from .tree import Call, Matrix, Node, Num, Var
+from gradcheck.errors import ParseError, suggest
+from gradcheck.language import ops
+from gradcheck.language.tree import Call, Matrix, Node, Num, Var
+from gradcheck.limits import DEPTH, LENGTH, current, hint
 
 __all__ = ["GRAMMAR", "MAX_DEPTH", "MAX_LENGTH", "NAME_PATTERN", "parse"]
 

@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 import sympy
 
-from . import symbolic
-from .errors import OptionError
-from .evaluate import kinks
-from .limits import current, hint
-from .parser import parse
-from .shapes import infer
-from .tree import Node, Shape, variables
+from gradcheck.errors import OptionError
+from gradcheck.exact import symbolic
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.language.tree import Node, Shape, variables
+from gradcheck.limits import current, hint
+from gradcheck.values.evaluate import kinks
 
 __all__ = ["SHAPE", "Value", "constant", "draw", "parse_shape", "to_value"]
 

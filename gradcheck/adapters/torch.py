@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import OptionError
-from .functions import FunctionResult, check_function
+from gradcheck.errors import OptionError
+from gradcheck.functions import FunctionResult, check_function
 
 __all__ = ["check_torch", "torch_function"]
 

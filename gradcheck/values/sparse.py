@@ -1,7 +1,7 @@
 """Jacobians known to be 0 outside a pattern, and arrays made from them
 only when read.
 
-Where :mod:`gradcheck.structure` groups the entries of w, both engines
+Where :mod:`gradcheck.language.structure` groups the entries of w, both engines
 confirm that every entry outside the dependence pattern is exactly 0
 (each checks the values it computed). Only the pattern's entries are then
 stored and compared: for F = X@Y with X, Y n×n that is n³ of ∂F/∂X's n⁴
@@ -47,7 +47,7 @@ class Sparse:
         return int(np.prod(self.shape))
 
     def dense(self) -> np.ndarray:
-        from .compare import zeros
+        from gradcheck.compare.comparator import zeros
 
         out = zeros(self.grid, self.values.dtype)
         out[self.rows, self.cols] = self.values

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .report import _METHOD_NAMES, _entries, _largest, entry_label, label
-from .result import CheckResult, Gradient
-from .shapes import fmt
-from .symbolic import entries
+from gradcheck.checking.result import CheckResult, Gradient
+from gradcheck.exact.symbolic import entries
+from gradcheck.language.shapes import fmt
+from gradcheck.report.text import _METHOD_NAMES, _entries, _largest, entry_label, label
 
 __all__ = ["as_dict", "latex"]
 

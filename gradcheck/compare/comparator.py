@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import progress
+from gradcheck import progress
 
 if TYPE_CHECKING:
-    from .sparse import Sparse
+    from gradcheck.values.sparse import Sparse
 
 __all__ = ["SCALE", "Comparison", "Mismatch", "bound_array", "bound_name", "compare",
            "compare_directions", "compare_stored", "rounding_floor", "store_bound", "zeros"]
@@ -265,12 +265,12 @@ def compare_stored(exact: Sparse, numeric: Sparse, numeric_error: np.ndarray,
                    exact_error: np.ndarray | None, *, atol: float, rtol: float,
                    variable: str = "w") -> Comparison:
     """:func:`compare` for an exact and a numeric Jacobian stored on one
-    pattern (:mod:`gradcheck.sparse`), with the bounds' values on it.
+    pattern (:mod:`gradcheck.values.sparse`), with the bounds' values on it.
     Entries outside the pattern are exactly 0 in both (each engine checked
     its own), so they agree; the rounding floor is still the largest |exact|
     in each entry's row and column.
 
-    >>> from gradcheck.sparse import Sparse
+    >>> from gradcheck.values.sparse import Sparse
     >>> e = Sparse((1, 2, 1, 2), np.array([0, 1]), np.array([0, 1]), np.array([1.0, 2.0]))
     >>> v = compare_stored(e, e.like(np.array([1.0, 2.5])), np.zeros(2), None,
     ...                    atol=1e-10, rtol=1e-7)

@@ -1,4 +1,4 @@
-"""Expressions of the language evaluated in ball arithmetic (:mod:`gradcheck.balls`).
+"""Expressions of the language evaluated in ball arithmetic (:mod:`gradcheck.exact.balls`).
 
 The closed-form engine computes in float64 with a running error bound; where
 that bound is too wide to tell a right claim from a wrong one (an
@@ -8,9 +8,9 @@ runs out. Values are object arrays of ``arb`` (stacks of matrices on the
 leading axes, as for the other evaluators); G, the cotangent of a
 vector-Jacobian product, is given as an array of numbers.
 
->>> from gradcheck.parser import parse
->>> from gradcheck.shapes import infer
->>> from gradcheck.points import to_value
+>>> from gradcheck.language.parser import parse
+>>> from gradcheck.language.shapes import infer
+>>> from gradcheck.checking.points import to_value
 >>> tree = infer(parse("inv(W)"), {"W": (2, 2)}).tree
 >>> with balls.precision(128):
 ...     out = Ball({"W": to_value([[1, 2], [3, 4]])}, None).value(tree)
@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 from flint import arb, arb_mat
 
-from . import balls, ops
-from .points import Value
-from .tree import Call, Evaluator, Matrix, Node, Num, Var
+from gradcheck.checking.points import Value
+from gradcheck.exact import balls
+from gradcheck.language import ops
+from gradcheck.language.tree import Call, Evaluator, Matrix, Node, Num, Var
 
 __all__ = ["COVERED", "Ball", "balls_of", "balls_of_any"]
 

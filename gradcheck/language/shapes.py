@@ -7,7 +7,7 @@ product when the inner dimensions agree, otherwise as the elementwise
 product when the shapes broadcast; every choice is recorded as a
 :class:`Reading`.
 
->>> from gradcheck.parser import parse
+>>> from gradcheck.language.parser import parse
 >>> typed = infer(parse("(x·y+z)·A+z"), {"x": (3, 2), "y": (2, 2), "z": (3, 2), "A": (3, 2)})
 >>> typed.tree.shape, typed.text
 ((3, 2), '(x@y+z)*A+z')
@@ -19,10 +19,10 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from . import ops
-from .errors import NameLookupError, ShapeError, suggest
-from .limits import ENTRIES, current, hint
-from .tree import Call, Matrix, Node, Num, Shape, Var, render
+from gradcheck.errors import NameLookupError, ShapeError, suggest
+from gradcheck.language import ops
+from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render
+from gradcheck.limits import ENTRIES, current, hint
 
 __all__ = ["MAX_ENTRIES", "Reading", "Typed", "broadcast", "fmt", "infer"]
 

@@ -18,8 +18,8 @@ T_a R_b, the imaginary part of the complex product), so the numbers are
 those of the full complex step up to rounding, as the tests check.
 
 >>> import numpy as np
->>> from gradcheck.parser import parse
->>> from gradcheck.shapes import infer
+>>> from gradcheck.language.parser import parse
+>>> from gradcheck.language.shapes import infer
 >>> typed = infer(parse("sum(tanh(P@Q))"), {"P": (2, 2), "Q": (2, 2)})
 >>> env = {"P": np.eye(2), "Q": np.ones((2, 2))}
 >>> imag, _ = steps(typed.tree, env, "P", np.array([0, 3]), np.array([1e-20, 1e-20]))
@@ -34,8 +34,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import ops
-from .tree import Call, Matrix, Node, Num, Var
+from gradcheck.language import ops
+from gradcheck.language.tree import Call, Matrix, Node, Num, Var
 
 __all__ = ["footprint", "steps"]
 

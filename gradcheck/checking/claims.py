@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from . import closed_eval, symbolic
-from .errors import ClaimError, GradcheckError
-from .evaluate import OutOfDomain
-from .evaluate import evaluate as evaluate_numpy
-from .parser import parse
-from .points import Value
-from .shapes import broadcast, fmt, infer
-from .tree import Shape, render, walk
+from gradcheck.checking.points import Value
+from gradcheck.errors import ClaimError, GradcheckError
+from gradcheck.exact import closed_eval, symbolic
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import broadcast, fmt, infer
+from gradcheck.language.tree import Shape, render, walk
+from gradcheck.values.evaluate import OutOfDomain
+from gradcheck.values.evaluate import evaluate as evaluate_numpy
 
 __all__ = ["evaluate", "evaluate_bounded", "layout", "real_array"]
 

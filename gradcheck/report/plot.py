@@ -13,7 +13,7 @@ only when a plot is drawn. The figure is drawn on matplotlib's
 non-interactive Agg canvas without pyplot: no window opens and the global
 backend is left alone. For example::
 
-    from gradcheck.plot import plot, panels
+    from gradcheck.report.plot import plot, panels
     fig = plot(gradcheck.check("sum(z * z)", at={"z": [[1, 2]]}, expect="2*z"), "z.png")
     [ax.get_title() for ax in panels(fig)]
     # ['∂f/∂z exact', '∂f/∂z claimed', '|exact − numeric|, max 0', '|exact − claimed|, max 0']
@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import OptionError
-from .result import CheckResult, Gradient
+from gradcheck.checking.result import CheckResult, Gradient
+from gradcheck.errors import OptionError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

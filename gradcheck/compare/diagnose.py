@@ -36,10 +36,10 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from .compare import compare
-from .errors import GradcheckError
-from .shapes import Typed
-from .tree import Call, Matrix, Node, Num, Shape, Var, render, walk
+from gradcheck.compare.comparator import compare
+from gradcheck.errors import GradcheckError
+from gradcheck.language.shapes import Typed
+from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render, walk
 
 __all__ = ["Diagnosis", "diagnose", "difference"]
 

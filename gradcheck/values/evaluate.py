@@ -1,15 +1,15 @@
 """Direct NumPy evaluation of a typed tree, real or complex.
 
 This is the numeric engine's forward pass. It shares nothing with
-:mod:`gradcheck.symbolic` but the tree and the operator table's NumPy
+:mod:`gradcheck.exact.symbolic` but the tree and the operator table's NumPy
 column. Domains are checked before each operation and kinks recorded, on
 real parts, so a complex step sees the same branches as the real point.
 A variable may be a stack of matrices (K × rows × cols): every operation
 acts on the last two axes, so K points are evaluated in one pass.
 
 >>> import numpy as np
->>> from gradcheck.parser import parse
->>> from gradcheck.shapes import infer
+>>> from gradcheck.language.parser import parse
+>>> from gradcheck.language.shapes import infer
 >>> typed = infer(parse("relu(x) @ y"), {"x": (1, 2), "y": (2, 1)})
 >>> evaluate(typed.tree, {"x": np.array([[1.0, -2.0]]), "y": np.array([[3.0], [4.0]])})
 array([[3.]])
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
-from .tree import Call, Matrix, Node, Num, Var
+from gradcheck.language import ops
+from gradcheck.language.tree import Call, Matrix, Node, Num, Var
 
 __all__ = ["Kink", "OutOfDomain", "Trace", "evaluate", "evaluate_traced", "kinks"]
 

@@ -29,11 +29,11 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from .compare import SCALE, Mismatch
-from .result import CheckResult, Gradient
-from .shapes import fmt
-from .sparse import Sparse, dense
-from .symbolic import entries
+from gradcheck.checking.result import CheckResult, Gradient
+from gradcheck.compare.comparator import SCALE, Mismatch
+from gradcheck.exact.symbolic import entries
+from gradcheck.language.shapes import fmt
+from gradcheck.values.sparse import Sparse, dense
 
 __all__ = ["entry_label", "function_text", "label", "render", "text", "wants_color"]
 
@@ -47,7 +47,7 @@ def render(result: CheckResult, format: str = "text", *, color: bool = False) ->
     """The report as ``text``, ``json`` or ``latex``; ``color`` adds ANSI colours to text."""
     if format == "text":
         return text(result, color=color)
-    from . import export  # export builds on this module's labels
+    from gradcheck.report import export  # export builds on this module's labels
 
     if format == "json":
         return json.dumps(export.as_dict(result), indent=2, ensure_ascii=False)

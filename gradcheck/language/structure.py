@@ -18,8 +18,8 @@ group, the one member of the group the entry depends on, :data:`NONE`, or
 :data:`MANY` (the grouping does not work). The engines check the result
 too: an entry the structure says is independent must come out exactly 0.
 
->>> from gradcheck.parser import parse
->>> from gradcheck.shapes import infer
+>>> from gradcheck.language.parser import parse
+>>> from gradcheck.language.shapes import infer
 >>> typed = infer(parse("X@Y"), {"X": (3, 2), "Y": (2, 4)})
 >>> g = columns(typed.tree, "X")
 >>> g.name, g.count
@@ -35,8 +35,8 @@ from functools import cached_property
 
 import numpy as np
 
-from . import ops
-from .tree import Call, Matrix, Node, Num, Var, walk
+from gradcheck.language import ops
+from gradcheck.language.tree import Call, Matrix, Node, Num, Var, walk
 
 __all__ = ["MANY", "NONE", "Groups", "OutputGroups", "columns", "rows"]
 

@@ -2,10 +2,10 @@
 
 Four node types: numbers, variables, matrix literals and operator calls.
 Every operator (``+``, ``·``, ``.T``, ``sin``...) is a :class:`Call` naming a
-row of :mod:`gradcheck.ops`. Source positions and shapes ride along but do
+row of :mod:`gradcheck.language.ops`. Source positions and shapes ride along but do
 not take part in equality, so ``parse(render(t)) == t``.
 
->>> from gradcheck.parser import parse
+>>> from gradcheck.language.parser import parse
 >>> render(parse("(x·y+z)·A+z"))
 '(x·y+z)·A+z'
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Generic, TypeVar, Union
 
-from . import ops
+from gradcheck.language import ops
 
 __all__ = ["Call", "Evaluator", "Matrix", "Node", "Num", "Shape", "Span", "Var", "distinct",
            "render",
@@ -115,7 +115,7 @@ def tree_size(root: Any, kids: Callable[[Any], Sequence[Any]] = children,
     size): the node kept so that its id stays its own) carries sizes from
     one call to the next.
 
-    >>> from gradcheck.parser import parse
+    >>> from gradcheck.language.parser import parse
     >>> tree_size(parse("sin(x) + sin(x)"))
     5
     """
@@ -139,7 +139,7 @@ def tree_size(root: Any, kids: Callable[[Any], Sequence[Any]] = children,
 def variables(node: Node) -> list[str]:
     """Variable names in order of first appearance.
 
-    >>> from gradcheck.parser import parse
+    >>> from gradcheck.language.parser import parse
     >>> variables(parse("(x·y+z)·A+z"))
     ['x', 'y', 'z', 'A']
     """

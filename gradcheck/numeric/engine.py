@@ -3,7 +3,7 @@
 Methods: ``complex`` (Im f(x + ih)/h: no cancellation, so accurate to
 rounding whatever the step), ``richardson`` (central differences at h, h/2,
 h/4, extrapolated), ``central``, ``forward`` and ``backward`` (see
-:mod:`gradcheck.stencils`), and ``auto``: the complex step where every
+:mod:`gradcheck.numeric.stencils`), and ``auto``: the complex step where every
 operation on the path allows it, Richardson otherwise.
 
 Every estimate comes with an error bound entry by entry: the difference to
@@ -16,12 +16,12 @@ one-sided derivatives are compared, entry by entry, and entries where they
 differ are reported as not differentiable.
 
 Entries of w that no entry of f feels together are perturbed together
-(:mod:`gradcheck.structure`); where none are, the complex step carries
-only the imaginary parts that move (:mod:`gradcheck.tangents`).
+(:mod:`gradcheck.language.structure`); where none are, the complex step carries
+only the imaginary parts that move (:mod:`gradcheck.numeric.tangents`).
 
 >>> import numpy as np
->>> from gradcheck.parser import parse
->>> from gradcheck.shapes import infer
+>>> from gradcheck.language.parser import parse
+>>> from gradcheck.language.shapes import infer
 >>> typed = infer(parse("sum(z * z)"), {"z": (1, 2)})
 >>> est = jacobian(typed.tree, "z", {"z": np.array([[1.0, 2.0]])})
 >>> est.value.tolist(), est.methods.tolist(), est.evaluations
@@ -38,13 +38,16 @@ from typing import Any
 
 import numpy as np
 
-from . import closed_eval, ops, progress, structure, tangents
-from .compare import bound_array, store_bound, zeros
-from .evaluate import Kink, OutOfDomain, Trace, evaluate_traced
-from .sparse import Sparse
-from .stencils import BACKWARD, EPS, FORWARD, RICHARDSON, STENCILS, Stencil
-from .structure import Groups
-from .tree import Call, Node, render, walk
+from gradcheck import progress
+from gradcheck.compare.comparator import bound_array, store_bound, zeros
+from gradcheck.exact import closed_eval
+from gradcheck.language import ops, structure
+from gradcheck.language.structure import Groups
+from gradcheck.language.tree import Call, Node, render, walk
+from gradcheck.numeric import tangents
+from gradcheck.numeric.stencils import BACKWARD, EPS, FORWARD, RICHARDSON, STENCILS, Stencil
+from gradcheck.values.evaluate import Kink, OutOfDomain, Trace, evaluate_traced
+from gradcheck.values.sparse import Sparse
 
 __all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "directional", "jacobian",
            "jacobian_of", "noise_floor", "one_sided", "refine_columns", "resolve_method"]
@@ -73,7 +76,7 @@ class Estimate:
     """A numeric Jacobian in gradcheck's layout (f.shape + w.shape; w.shape
     for 1×1 f). ``error`` bounds |value - true derivative| entry by entry;
     ``steps`` and ``methods`` say what was used for each entry of w.
-    ``value`` and ``error`` are :class:`~gradcheck.sparse.Sparse` where
+    ``value`` and ``error`` are :class:`~gradcheck.values.sparse.Sparse` where
     asked for (``sparse=True``) and the entries were found by groups."""
 
     value: Any
@@ -106,7 +109,7 @@ def jacobian(tree: Node, wrt: str, env: Mapping[str, np.ndarray],
              method: str = "auto", sparse: bool = False) -> Estimate:
     """Estimate ∂f/∂wrt at the point ``env``; with ``sparse``, found by
     groups of entries of w, as its entries that may be nonzero (a
-    :class:`~gradcheck.sparse.Sparse`, bounds likewise).
+    :class:`~gradcheck.values.sparse.Sparse`, bounds likewise).
 
     Raises:
         OutOfDomain: the point is outside the domain, or every step tried
@@ -152,7 +155,7 @@ def _complex_all(probe: _Probe, tree: Node, env: Mapping[str, np.ndarray],
                  wrt: str, sparse: bool = False) -> Estimate:
     """The complex step for every entry of w: by groups of entries where the
     structure allows (:func:`_grouped`), else a stack of single entries
-    carrying only what moves (:mod:`gradcheck.tangents`)."""
+    carrying only what moves (:mod:`gradcheck.numeric.tangents`)."""
     est = _grouped(probe, tree, wrt, "complex", sparse)
     if est is not None:
         return est
@@ -710,11 +713,11 @@ def _real_grouped(probe: _Probe, groups: Groups, stencil: Stencil) -> _Assembly 
 class _Assembly:
     """A numeric Jacobian from derivatives along directions that each move
     entries of one group of w, where no entry of f depends on two entries
-    of a group (:mod:`gradcheck.structure`): each direction's derivative
+    of a group (:mod:`gradcheck.language.structure`): each direction's derivative
     gives each entry of f the derivative by the one member it depends on.
     Both are kept per entry of f and group (``value`` the derivative, the
     bound the largest over the group's directions); the Jacobian is made
-    from them: stored on the pattern (:mod:`gradcheck.sparse`), or dense
+    from them: stored on the pattern (:mod:`gradcheck.values.sparse`), or dense
     with the bound spread over the group's entries (a read-only view)."""
 
     def __init__(self, probe: _Probe, groups: Groups) -> None:

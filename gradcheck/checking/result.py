@@ -1,4 +1,4 @@
-"""The result of a check: plain data, rendered by :mod:`gradcheck.report`.
+"""The result of a check: plain data, rendered by :mod:`gradcheck.report.text`.
 
 >>> import gradcheck
 >>> r = gradcheck.check("sum(z * z)", at={"z": [[1, 2]]})
@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from .compare import Comparison, Mismatch
-from .diagnose import Diagnosis
-from .numeric import Undefined
-from .shapes import Reading
-from .sparse import Dense
-from .tree import Shape
+from gradcheck.compare.comparator import Comparison, Mismatch
+from gradcheck.compare.diagnose import Diagnosis
+from gradcheck.language.shapes import Reading
+from gradcheck.language.tree import Shape
+from gradcheck.numeric.engine import Undefined
+from gradcheck.values.sparse import Dense
 
 __all__ = ["CheckResult", "ClosedForm", "Directions", "Gradient"]
 
@@ -70,7 +70,7 @@ class Gradient:
     Arrays have gradcheck's layout: ``J[i,j,k,l] = ∂f[i,j]/∂w[k,l]``
     (f.shape + w.shape), or w's shape when f is 1×1.
 
-    Where both engines found the same structure (:mod:`gradcheck.sparse`),
+    Where both engines found the same structure (:mod:`gradcheck.values.sparse`),
     ``exact``, ``numeric`` and their bounds are kept as their nonzero
     entries and become arrays when first read.
     """
@@ -134,7 +134,7 @@ class Gradient:
 
     def held(self, field: str) -> Any:
         """``exact``, ``numeric``, ``numeric_error`` or ``exact_error`` as
-        kept: an array, None, or a :class:`~gradcheck.sparse.Sparse` not made
+        kept: an array, None, or a :class:`~gradcheck.values.sparse.Sparse` not made
         into an array (for reports of large Jacobians)."""
         descriptor: Dense = type(self).__dict__[field]
         return descriptor.stored(self)
@@ -208,13 +208,13 @@ class CheckResult:
 
     def report(self, format: str = "text") -> str:
         """The report as ``text``, ``json`` or ``latex``."""
-        from . import report
+        from gradcheck.report import text as report
 
         return report.render(self, format)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything the text report shows, as JSON-ready data."""
-        from . import export
+        from gradcheck.report import export
 
         return export.as_dict(self)
 

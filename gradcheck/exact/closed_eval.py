@@ -1,11 +1,11 @@
 """Values of closed-form derivatives: vectorized, exact where the operations allow.
 
-:func:`jacobian` turns a :class:`~gradcheck.closed_form.Derivative` into the
+:func:`jacobian` turns a :class:`~gradcheck.exact.closed_form.Derivative` into the
 Jacobian in gradcheck's layout at a point. A gradient or an elementwise
 derivative is one evaluation of the expression; a general Jacobian is the
 vector-Jacobian product at G = E_ij for every entry (i, j) of f, or at the
 sum of E_ij over a group of entries whose rows share no column
-(:mod:`gradcheck.structure`), evaluated for a stack of such G at once
+(:mod:`gradcheck.language.structure`), evaluated for a stack of such G at once
 (matmul and elementwise operations act on the last two axes), in chunks
 of bounded memory.
 
@@ -24,10 +24,10 @@ Two kinds of arithmetic:
   stable LU gives. Propagation through nonlinear functions is first order,
   doubled for safety: the bound is a first-order bound, not a proof.
 
->>> from gradcheck.parser import parse
->>> from gradcheck.shapes import infer
->>> from gradcheck.closed_form import derive
->>> from gradcheck.points import to_value
+>>> from gradcheck.language.parser import parse
+>>> from gradcheck.language.shapes import infer
+>>> from gradcheck.exact.closed_form import derive
+>>> from gradcheck.checking.points import to_value
 >>> typed = infer(parse("X@Y"), {"X": (2, 2), "Y": (2, 2)})
 >>> values = {"X": to_value([[1, 2], [3, 4]]), "Y": to_value([[0.5, 0], [0, 2]])}
 >>> j = jacobian(derive(typed.tree, "X"), values)
@@ -44,12 +44,14 @@ from typing import Any
 
 import numpy as np
 
-from . import ball_eval, balls, ops, progress, structure
-from .closed_form import Derivative
-from .compare import bound_array, store_bound, zeros
-from .points import Value, to_value
-from .sparse import Sparse, dense
-from .tree import Call, Evaluator, Matrix, Node, Num, Var, distinct
+from gradcheck import progress
+from gradcheck.checking.points import Value, to_value
+from gradcheck.compare.comparator import bound_array, store_bound, zeros
+from gradcheck.exact import ball_eval, balls
+from gradcheck.exact.closed_form import Derivative
+from gradcheck.language import ops, structure
+from gradcheck.language.tree import Call, Evaluator, Matrix, Node, Num, Var, distinct
+from gradcheck.values.sparse import Sparse, dense
 
 __all__ = ["BALL_WORK", "CHUNK_BYTES", "EXACT_WORK", "ULPS", "Jacobian", "evaluate",
            "condition_bound", "evaluate_bounded", "jacobian", "rounding", "rounding_bound"]
@@ -69,7 +71,7 @@ class Jacobian:
 
     ``exactness`` is ``exact`` (rational arithmetic: ``value`` is correctly
     rounded) or ``float64`` (``error`` bounds |value − true| entry by entry).
-    Arrays are :class:`~gradcheck.sparse.Sparse` where asked for and found
+    Arrays are :class:`~gradcheck.values.sparse.Sparse` where asked for and found
     by groups.
     """
 
@@ -82,10 +84,10 @@ class Jacobian:
 def jacobian(d: Derivative, values: Mapping[str, Value], sparse: bool = False) -> Jacobian:
     """Evaluate the derivative ``d`` at the point ``values`` (by name). The
     rows of a general Jacobian are computed a group at a time where
-    :mod:`gradcheck.structure` finds rows with no column in common (one
+    :mod:`gradcheck.language.structure` finds rows with no column in common (one
     product for each column of X@Y, not one for each entry); with
     ``sparse``, such a Jacobian comes back as its entries that may be
-    nonzero (:class:`~gradcheck.sparse.Sparse`, and its bound likewise)."""
+    nonzero (:class:`~gradcheck.values.sparse.Sparse`, and its bound likewise)."""
     calls, names, rational = _survey(d.expression, values, d.cotangent)
     groups = found = None
     if d.form != "gradient" and d.of is not None:
@@ -226,9 +228,9 @@ def evaluate(tree: Node, values: Mapping[str, Value]) -> np.ndarray:
     with exact fractions, rounded once, where every operation is rational
     and the work small; else in float64 (within a few ulp of the values).
 
-    >>> from gradcheck.parser import parse
-    >>> from gradcheck.shapes import infer
-    >>> from gradcheck.points import to_value
+    >>> from gradcheck.language.parser import parse
+    >>> from gradcheck.language.shapes import infer
+    >>> from gradcheck.checking.points import to_value
     >>> tree = infer(parse("x.T@x/3"), {"x": (2, 1)}).tree
     >>> evaluate(tree, {"x": to_value([[1], [1]])}).tolist()
     [[0.6666666666666666]]
@@ -376,7 +378,7 @@ def _grouped(d: Derivative, run: Run, dtype: Any, groups: structure.OutputGroups
     has any. The bound is one per group and entry of w, spread over the
     group's rows (a read-only view, no memory). With ``stored`` (the
     grouping of w's entries the structure came from), the Jacobian and its
-    bound come back stored on its pattern (:mod:`gradcheck.sparse`). None
+    bound come back stored on its pattern (:mod:`gradcheck.values.sparse`). None
     where the values contradict the structure (an entry no row of the group
     should reach is not 0) or a product at a random G disagrees with the
     assembled rows."""

@@ -1,0 +1,1 @@
+"""Checking the user's own PyTorch and JAX code (their packages are imported only here)."""

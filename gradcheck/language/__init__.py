@@ -1,0 +1,2 @@
+"""The expression language: the operator table, the parse tree, the parser, shape inference and the
+structure of Jacobians (which entries may be nonzero)."""

@@ -1,0 +1,1 @@
+"""Reports of a result: text, JSON and LaTeX, heatmaps."""
