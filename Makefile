@@ -10,6 +10,7 @@ test:
 
 lint:
 	$(PYTHON) -m ruff check gradcheck tests bench examples conftest.py
+	lint-imports  # the dependency rule: contracts in setup.cfg, see docs/contributing.md
 
 typecheck:
 	$(PYTHON) -m mypy

@@ -32,8 +32,8 @@ from gradcheck.errors import ShapeError as ShapeError
 from gradcheck.functions import FunctionResult as FunctionResult
 from gradcheck.functions import assert_function as assert_function
 from gradcheck.functions import check_function as check_function
-
-__version__ = "0.1.0"
+from gradcheck.report import formats as _formats  # noqa: F401  (results learn to show themselves)
+from gradcheck.version import VERSION as __version__
 
 __all__ = [
     "CheckResult",

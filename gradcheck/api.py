@@ -41,8 +41,8 @@ from gradcheck.language.shapes import Typed, infer
 from gradcheck.language.tree import render, tree_size, walk
 from gradcheck.limits import DEPTH, ENTRIES, LENGTH, TERMS, TIMEOUT, Budget, Limits, current
 from gradcheck.numeric import engine as numeric
-from gradcheck.report.text import label
 from gradcheck.values.evaluate import OutOfDomain, evaluate
+from gradcheck.values.layout import label
 from gradcheck.values.sparse import Sparse, dense
 
 __all__ = ["ATOL", "ENGINES", "RTOL", "assert_gradient", "check", "derivative", "jacobian"]
@@ -171,7 +171,7 @@ def assert_gradient(expr: str, **kwargs: Any) -> CheckResult:
     """
     result = check(expr, **kwargs)
     if not result.passed:
-        raise GradientMismatch(result)
+        raise GradientMismatch(result.report(), result)
     return result
 
 

@@ -18,19 +18,19 @@ from typing import Any
 
 import click
 
-from gradcheck import __version__, api, progress
+from gradcheck import api, progress, report
 from gradcheck.checking.points import SHAPE
 from gradcheck.errors import GradcheckError, OptionError
 from gradcheck.language.parser import NAME_PATTERN
 from gradcheck.limits import DEPTH, DEPTH_CAP, ENTRIES, LENGTH, TERMS, TIMEOUT
 from gradcheck.numeric import engine as numeric
-from gradcheck.report import text as report
+from gradcheck.version import VERSION
 
 _NAME = re.compile(rf"^\s*({NAME_PATTERN})\s*=(.*)$", re.DOTALL)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="gradcheck")
+@click.version_option(VERSION, "--version", prog_name="gradcheck")
 def main() -> None:
     """Check matrix derivatives: exact (SymPy) against numeric (finite
     differences) against the one you derived."""

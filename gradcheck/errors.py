@@ -20,11 +20,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from gradcheck.checking.result import CheckResult
-    from gradcheck.functions import FunctionResult
+from typing import Any
 
 __all__ = [
     "ClaimError",
@@ -156,6 +152,6 @@ class GradientMismatch(AssertionError):
     pytest shows every disagreeing entry.
     """
 
-    def __init__(self, result: CheckResult | FunctionResult) -> None:
-        super().__init__(result.report())
+    def __init__(self, text: str, result: Any) -> None:
+        super().__init__(text)
         self.result = result

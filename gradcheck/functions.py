@@ -40,6 +40,7 @@ from gradcheck.language.shapes import infer
 from gradcheck.language.tree import variables as names_in
 from gradcheck.numeric import engine as numeric
 from gradcheck.numeric.stencils import EPS
+from gradcheck.report.text import function_text
 from gradcheck.values.evaluate import Trace
 
 __all__ = ["FunctionResult", "assert_function", "check_function"]
@@ -87,8 +88,6 @@ class FunctionResult:
         return self.verdict == "pass"
 
     def report(self, format: str = "text") -> str:
-        from gradcheck.report.text import function_text
-
         if format != "text":
             raise OptionError(f"check_function reports are text only, not {format!r}")
         return function_text(self)
@@ -201,7 +200,7 @@ def assert_function(forward: Callable[..., Any], backward: Callable[..., Any],
     AssertionError whose message is the report) unless everything agrees."""
     result = check_function(forward, backward, **kwargs)
     if not result.passed:
-        raise GradientMismatch(result)
+        raise GradientMismatch(result.report(), result)
     return result
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import gradcheck
 from conftest import SEED_AT
-from gradcheck.report.text import render, wants_color
+from gradcheck.report import render, wants_color
 
 F = "(x·y+z)·A+z"
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.checking.points import Value
 from gradcheck.errors import ClaimError, GradcheckError
 from gradcheck.exact import closed_eval, symbolic
 from gradcheck.language.parser import parse
@@ -29,6 +28,7 @@ from gradcheck.language.shapes import broadcast, fmt, infer
 from gradcheck.language.tree import Shape, render, walk
 from gradcheck.values.evaluate import OutOfDomain
 from gradcheck.values.evaluate import evaluate as evaluate_numpy
+from gradcheck.values.value import Value
 
 __all__ = ["evaluate", "evaluate_bounded", "layout", "real_array"]
 

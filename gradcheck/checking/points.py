@@ -20,9 +20,6 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from fractions import Fraction
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -35,37 +32,11 @@ from gradcheck.language.shapes import infer
 from gradcheck.language.tree import Node, Shape, variables
 from gradcheck.limits import current, hint
 from gradcheck.values.evaluate import kinks
+from gradcheck.values.value import Value
 
 __all__ = ["SHAPE", "Value", "constant", "draw", "parse_shape", "to_value"]
 
 SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
-
-
-@dataclass(frozen=True, eq=False)
-class Value:
-    """One variable's value: float64, and exact (SymPy rationals or
-    expressions). A value given as floats is exactly those floats, as
-    rationals: ``given`` is None and :attr:`exact` is built when first
-    needed (at 128×128 that takes a second)."""
-
-    given: sympy.ImmutableMatrix | None
-    array: np.ndarray
-
-    @cached_property
-    def exact(self) -> sympy.ImmutableMatrix:
-        if self.given is not None:
-            return self.given
-        return sympy.ImmutableMatrix(*self.array.shape, [_rational(v) for v in self.array.flat])
-
-    @property
-    def rational(self) -> bool:
-        """Whether every entry is a rational number (not π, √2, …)."""
-        return self.given is None or all(e.is_Rational for e in self.given)
-
-    @property
-    def shape(self) -> Shape:
-        rows, cols = self.array.shape
-        return int(rows), int(cols)
 
 
 def parse_shape(spec: Any, name: str = "") -> Shape:
@@ -150,11 +121,6 @@ def to_value(value: Any, name: str = "") -> Value:
                           hint="values must be finite real numbers")
     # The exact value is the float itself, as a rational: no rounding is invented.
     return Value(None, array)
-
-
-def _rational(v: float) -> sympy.Rational:
-    q = Fraction(float(v))
-    return sympy.Rational(q.numerator, q.denominator)
 
 
 # Ways to draw a point, tried in order until the expression is defined and

@@ -1,4 +1,5 @@
-"""The result of a check: plain data, rendered by :mod:`gradcheck.report.text`.
+"""The result of a check: plain data, rendered by :mod:`gradcheck.report` (which
+installs its renderers in :data:`VIEWS` when imported, as ``import gradcheck`` does).
 
 >>> import gradcheck
 >>> r = gradcheck.check("sum(z * z)", at={"z": [[1, 2]]})
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,18 @@ from gradcheck.language.tree import Shape
 from gradcheck.numeric.engine import Undefined
 from gradcheck.values.sparse import Dense
 
-__all__ = ["CheckResult", "ClosedForm", "Directions", "Gradient"]
+__all__ = ["VIEWS", "CheckResult", "ClosedForm", "Directions", "Gradient"]
+
+
+@dataclass
+class Views:
+    """How results show themselves, installed by :mod:`gradcheck.report.formats`."""
+
+    render: Callable[[CheckResult, str], str] | None = None
+    as_dict: Callable[[CheckResult], dict[str, Any]] | None = None
+
+
+VIEWS = Views()
 
 
 @dataclass(frozen=True)
@@ -208,15 +221,13 @@ class CheckResult:
 
     def report(self, format: str = "text") -> str:
         """The report as ``text``, ``json`` or ``latex``."""
-        from gradcheck.report import text as report
-
-        return report.render(self, format)
+        assert VIEWS.render is not None, "import gradcheck installs the report stage"
+        return VIEWS.render(self, format)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything the text report shows, as JSON-ready data."""
-        from gradcheck.report import export
-
-        return export.as_dict(self)
+        assert VIEWS.as_dict is not None, "import gradcheck installs the report stage"
+        return VIEWS.as_dict(self)
 
     def __str__(self) -> str:
         return self.report()

@@ -44,8 +44,8 @@ from gradcheck import progress
 if TYPE_CHECKING:
     from gradcheck.values.sparse import Sparse
 
-__all__ = ["SCALE", "Comparison", "Mismatch", "bound_array", "bound_name", "compare",
-           "compare_directions", "compare_stored", "rounding_floor", "store_bound", "zeros"]
+__all__ = ["SCALE", "Comparison", "Mismatch", "bound_name", "compare", "compare_directions",
+           "compare_stored", "rounding_floor"]
 
 SCALE = 2.0**10 * float(np.finfo(np.float64).eps)  # ≈ 2.3e-13, relative to max|exact|
 RESOLUTION = 4 * 2.0**-53  # float64's own rounding, relative: every tolerance allows this
@@ -93,32 +93,6 @@ class Comparison:
     undecided_count: int = 0
 
 
-def zeros(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
-    """``np.zeros``, written at once: an array that is then filled in
-    scattered order would take a page fault per page touched, ten times
-    the time of writing it in order."""
-    out = np.empty(shape, dtype=dtype)
-    out.fill(0)
-    return out
-
-
-def bound_array(shape: tuple[int, ...]) -> np.ndarray:
-    """Zeros to hold error bounds: float64, or float32 for Jacobians of more
-    than LARGE entries (a bound needs few digits; see :func:`store_bound`)."""
-    return zeros(shape, np.float32 if int(np.prod(shape)) > LARGE else np.float64)
-
-
-def store_bound(out: np.ndarray, key: Any, bound: np.ndarray) -> None:
-    """``out[key] = bound``, rounded up where ``out`` is float32: still a bound."""
-    if out.dtype == np.float32:
-        # Round to nearest after raising by 2^-22: at least the float64 value;
-        # and no positive bound underflows to 0.
-        up = (bound * (1 + 2.0**-22)).astype(np.float32)
-        bound = np.where((up == 0) & (bound > 0), np.float32(2.0**-149), up)
-    out[key] = bound
-
-
-LARGE = 2**20
 MAX_LISTED = 10_000  # mismatches listed one by one; more are counted
 CHUNK = 2**18  # entries judged at once: memory stays a few times this, whatever the size
 

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 from flint import arb, arb_mat
 
-from gradcheck.checking.points import Value
 from gradcheck.exact import balls
 from gradcheck.language import ops
 from gradcheck.language.tree import Call, Evaluator, Matrix, Node, Num, Var
+from gradcheck.values.value import Value
 
 __all__ = ["COVERED", "Ball", "balls_of", "balls_of_any"]
 

@@ -39,15 +39,14 @@ from typing import Any
 import numpy as np
 
 from gradcheck import progress
-from gradcheck.compare.comparator import bound_array, store_bound, zeros
-from gradcheck.exact import closed_eval
 from gradcheck.language import ops, structure
 from gradcheck.language.structure import Groups
 from gradcheck.language.tree import Call, Node, render, walk
 from gradcheck.numeric import tangents
 from gradcheck.numeric.stencils import BACKWARD, EPS, FORWARD, RICHARDSON, STENCILS, Stencil
+from gradcheck.values import bounded
 from gradcheck.values.evaluate import Kink, OutOfDomain, Trace, evaluate_traced
-from gradcheck.values.sparse import Sparse
+from gradcheck.values.sparse import Sparse, bound_array, store_bound, zeros
 
 __all__ = ["METHODS", "Estimate", "OutOfDomain", "Undefined", "directional", "jacobian",
            "jacobian_of", "noise_floor", "one_sided", "refine_columns", "resolve_method"]
@@ -206,7 +205,7 @@ def _probe(tree: Node, env: Mapping[str, np.ndarray], wrt: str) -> tuple[_Probe,
     kinks that sit exactly there. Its rounding (see :class:`_Probe`) is
     computed when a real stencil first asks for it."""
     return _start(_tree_function(tree, env, wrt), np.asarray(env[wrt], dtype=np.float64), tree,
-                  _amplification(tree, env), lambda: closed_eval.rounding(tree, env))
+                  _amplification(tree, env), lambda: bounded.rounding(tree, env))
 
 
 def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:

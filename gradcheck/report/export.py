@@ -17,7 +17,8 @@ import sympy
 from gradcheck.checking.result import CheckResult, Gradient
 from gradcheck.exact.symbolic import entries
 from gradcheck.language.shapes import fmt
-from gradcheck.report.text import _METHOD_NAMES, _entries, _largest, entry_label, label
+from gradcheck.report.labels import METHOD_NAMES, entries_of, entry_label, largest
+from gradcheck.values.layout import label
 
 __all__ = ["as_dict", "latex"]
 
@@ -75,7 +76,7 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
         "engine": g.engine,
         "exactness": g.exactness,
         "exact_error_max": None if g.held("exact_error") is None else _float(
-            _largest(g.held("exact_error"))),
+            largest(g.held("exact_error"))),
         "closed_form": None if g.closed_form is None else {
             "text": g.closed_form.text, "latex": g.closed_form.latex,
             "form": g.closed_form.form, "cotangent": g.closed_form.cotangent},
@@ -209,7 +210,7 @@ def _gradient_latex(r: CheckResult, g: Gradient) -> list[str]:
         exact = _float_cells(g.exact) if g.exact_values is None else _exact_cells(
             g.exact_values, shape)
         out += ["% exact", *_equation(d, _show(g, exact))]
-    how = ", ".join(_METHOD_NAMES.get(m, m) for m in g.methods)
+    how = ", ".join(METHOD_NAMES.get(m, m) for m in g.methods)
     if g.held("numeric") is not None:
         out.append(_comment(f"numeric: {how}, {g.evaluations} evaluations"
                             + (": not listed" if "numeric" in omitted else "")))
@@ -236,7 +237,7 @@ def _gradient_latex(r: CheckResult, g: Gradient) -> list[str]:
             out += _equation(rf"\left({d}\right)_{{\text{{claimed}}}}",
                              _show(g, _float_cells(g.claimed)))
     if g.undefined:
-        out.append(_comment(f"not differentiable at this point at {_entries(len(g.undefined))} "
+        out.append(_comment(f"not differentiable at this point at {entries_of(len(g.undefined))} "
                             f"(not judged): {_labels([u.index for u in g.undefined], g.name)}"))
     claim = [m.index for m in g.mismatches if m.kind == "claim"]
     engines = [m.index for m in g.mismatches if m.kind == "engines"]
@@ -244,9 +245,9 @@ def _gradient_latex(r: CheckResult, g: Gradient) -> list[str]:
     if claim:
         text = f" ({g.claim_text})" if g.claim_text else ""
         out.append(_comment(f"the claimed ∂f/∂{g.name}{text} disagrees at "
-                            f"{_entries(len(claim))}: {_labels(claim, g.name)}"))
+                            f"{entries_of(len(claim))}: {_labels(claim, g.name)}"))
     if engines:
-        out.append(_comment(f"exact and numeric disagree at {_entries(len(engines))}: "
+        out.append(_comment(f"exact and numeric disagree at {entries_of(len(engines))}: "
                             f"{_labels(engines, g.name)} (a kink or a badly scaled point "
                             "nearby, or a bug in gradcheck)"))
     if directions:

@@ -1,4 +1,4 @@
-"""Render results as text for people; `render` also dispatches to JSON and LaTeX (export.py).
+"""Results as text for people (JSON and LaTeX are in export.py, every format in formats.py).
 
 The text report is plain unless asked for colour (``color=True``): then
 disagreeing entries and a FAIL are red, a PASS green. :func:`wants_color`
@@ -6,18 +6,17 @@ says whether a stream should get colour (a terminal, and NO_COLOR unset).
 
 >>> import gradcheck
 >>> r = gradcheck.check("sum(z * z)", at={"z": [[1, 2]]}, expect="2*z")
->>> print(render(r).splitlines()[-1])
+>>> print(text(r).splitlines()[-1])
 PASS: exact, numeric and claimed agree on all 2 entries
->>> "\\x1b[" in render(r)
+>>> "\\x1b[" in text(r)
 False
->>> render(r, color=True).splitlines()[-1]
+>>> text(r, color=True).splitlines()[-1]
 '\\x1b[1;32mPASS: exact, numeric and claimed agree on all 2 entries\\x1b[0m'
 """
 
 from __future__ import annotations
 
 import io
-import json
 import re
 import sys
 from typing import IO, Any
@@ -30,30 +29,18 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcheck.checking.result import CheckResult, Gradient
-from gradcheck.compare.comparator import SCALE, Mismatch
+from gradcheck.compare.comparator import SCALE
 from gradcheck.exact.symbolic import entries
 from gradcheck.language.shapes import fmt
+from gradcheck.report.labels import METHOD_NAMES, entries_of, entry_label, largest
+from gradcheck.values.layout import label
 from gradcheck.values.sparse import Sparse, dense
 
-__all__ = ["entry_label", "function_text", "label", "render", "text", "wants_color"]
+__all__ = ["function_text", "text", "wants_color"]
 
 MAX_ROWS = 20  # disagreeing entries listed before the rest are counted
-_METHOD_NAMES = {"complex": "complex step", "one-sided": "one-sided differences at a kink"}
 MAX_SHOWN = 12  # rows and columns of a Jacobian shown in full
 BAD, GOOD, ODD = "bold red", "bold green", "yellow"  # disagreement, agreement, kink
-
-
-def render(result: CheckResult, format: str = "text", *, color: bool = False) -> str:
-    """The report as ``text``, ``json`` or ``latex``; ``color`` adds ANSI colours to text."""
-    if format == "text":
-        return text(result, color=color)
-    from gradcheck.report import export  # export builds on this module's labels
-
-    if format == "json":
-        return json.dumps(export.as_dict(result), indent=2, ensure_ascii=False)
-    if format == "latex":
-        return export.latex(result)
-    raise ValueError(f"unknown report format {format!r}; use text, json or latex")
 
 
 def wants_color(file: IO[str] | None = None, *, force_terminal: bool | None = None) -> bool:
@@ -120,7 +107,7 @@ def _gradient_text(r: CheckResult, g: Gradient, color: bool = False) -> list[str
     lines = [head]
     if g.closed_form is not None:
         lines.append(f"  closed form: {g.closed_form}")
-    how = ", ".join(_METHOD_NAMES.get(m, m) for m in g.methods)
+    how = ", ".join(METHOD_NAMES.get(m, m) for m in g.methods)
     blocks = [(f"exact ({exactness(g)})", _view(g, g.held("exact"), exact=g.exact_values,
                                                 color=color))]
     if g.held("numeric") is not None:
@@ -144,7 +131,7 @@ def _gradient_text(r: CheckResult, g: Gradient, color: bool = False) -> list[str
     c = g.comparison
     if g.undefined:
         lines.append(_paint(f"  not differentiable at this point "
-                            f"({_entries(len(g.undefined))}, not judged):", ODD, color))
+                            f"({entries_of(len(g.undefined))}, not judged):", ODD, color))
         for u in g.undefined[:MAX_ROWS]:
             lines.append(f"    {label(u.index, g.name)}: {u.where}; one-sided derivatives "
                          f"{_num(u.left)} (left) and {_num(u.right)} (right)")
@@ -159,12 +146,12 @@ def _gradient_text(r: CheckResult, g: Gradient, color: bool = False) -> list[str
             judged = np.ones(g.held("numeric_error").shape, dtype=bool)
             for u in g.undefined:
                 judged[u.index] = False
-        bound = _largest(g.held("numeric_error"), judged)
+        bound = largest(g.held("numeric_error"), judged)
     else:
         assert g.directions is not None
         bound = float(np.max(g.directions.error[g.directions.defined], initial=0.0))
-    largest = _largest(g.held("exact"))
-    floor = SCALE * largest  # the largest rounding floor (see compare.rounding_floor)
+    top = largest(g.held("exact"))
+    floor = SCALE * top  # the largest rounding floor (see compare.rounding_floor)
     atol = f"atol {r.atol:g} + " if r.atol else ""
     lines.append(f"  tolerance: {atol}rtol {r.rtol:g}·|exact| + rounding floor (at most "
                  f"{floor:.2g}); "
@@ -197,23 +184,15 @@ def exactness(g: Gradient) -> str:
     if g.engine == "sympy":
         if g.held("exact_error") is None:
             return "SymPy, exact"
-        return f"SymPy, not converged: within {_largest(g.held('exact_error')):.1e}"
+        return f"SymPy, not converged: within {largest(g.held('exact_error')):.1e}"
     if g.exactness == "certified":
         if g.held("exact_error") is None:
             return "closed form, certified by ball arithmetic"
         return (f"closed form, ball arithmetic within "
-                f"{_largest(g.held('exact_error')):.1e}")
+                f"{largest(g.held('exact_error')):.1e}")
     if g.held("exact_error") is None:
         return "closed form, exact rational arithmetic"
-    return f"closed form, float64 within {_largest(g.held('exact_error')):.1e}"
-
-
-def _largest(a: Any, where: Any = True) -> float:
-    """The largest |entry| (of those ``where`` says), of an array or of a
-    Sparse's stored entries (the rest are 0)."""
-    values = a.values if isinstance(a, Sparse) else a
-    return max(float(np.max(values, where=where, initial=0.0)),
-               -float(np.min(values, where=where, initial=0.0)))
+    return f"closed form, float64 within {largest(g.held('exact_error')):.1e}"
 
 
 def _view(g: Gradient, a: Any, exact: Any = None,
@@ -361,20 +340,6 @@ def _opt(v: float | None) -> str:
     return "-" if v is None else _num(v)
 
 
-def entry_label(m: Mismatch) -> str:
-    """``∂f[1,0]/∂z[1,0]``, or ``∂f/∂z[1,0]`` for a gradient."""
-    if m.kind == "direction":
-        return f"uᵀ(∂f/∂{m.variable})v, direction {m.index[0]}"
-    return label(m.index, m.variable)
-
-
-def label(idx: tuple[int, ...], name: str) -> str:
-    """An entry of a gradient (2 indices) or a Jacobian (4 indices) by name."""
-    if len(idx) == 2:
-        return f"∂f/∂{name}[{idx[0]},{idx[1]}]"
-    return f"∂f[{idx[0]},{idx[1]}]/∂{name}[{idx[2]},{idx[3]}]"
-
-
 def _verdict(r: CheckResult) -> str:
     if r.verdict == "undecided":
         return "CANNOT JUDGE: " + "; ".join(_undecided(g) for g in r.gradients
@@ -397,14 +362,14 @@ def _verdict(r: CheckResult) -> str:
     unconfirmed = sum(g.comparison.undecided_count for g in r.gradients)
     if unconfirmed:  # only where every derivative has its claim judged (see verdict)
         what = ("exact and claimed agree"
-                f" (the numeric estimate could not confirm {_entries(unconfirmed)}: its error "
+                f" (the numeric estimate could not confirm {entries_of(unconfirmed)}: its error "
                 "bound is not a number there)")
     total = sum(g.held("exact").size for g in r.gradients)
     skipped = sum(len(g.undefined) for g in r.gradients)
     if skipped:
-        return (f"PASS: {what} on the {_entries(total - skipped)} where f is differentiable; "
-                f"{_entries(skipped)} at a kink not judged")
-    return f"PASS: {what} on {'the' if total == 1 else 'all'} {_entries(total)}"
+        return (f"PASS: {what} on the {entries_of(total - skipped)} where f is differentiable; "
+                f"{entries_of(skipped)} at a kink not judged")
+    return f"PASS: {what} on {'the' if total == 1 else 'all'} {entries_of(total)}"
 
 
 def _undecided(g: Gradient) -> str:
@@ -428,7 +393,7 @@ def _undecided(g: Gradient) -> str:
     else:
         why = "the numeric error bound is not a number there (overflow, or a kink nearby)"
         fix = "choose a point away from overflow and kinks, or another --method"
-    return f"∂f/∂{g.name}: {_entries(c.undecided_count)} undecided: {why}; {fix}"
+    return f"∂f/∂{g.name}: {entries_of(c.undecided_count)} undecided: {why}; {fix}"
 
 
 def _directions_verdict(r: CheckResult, claimed: list[str]) -> str:
@@ -440,7 +405,7 @@ def _directions_verdict(r: CheckResult, claimed: list[str]) -> str:
         text += f" ({_count(drawn - judged, 'more')} through a kink not judged)"
     if claimed:
         entries = sum(g.held("exact").size for g in r.gradients if g.claimed is not None)
-        text += f"; the claims agree with exact on all {_entries(entries)}"
+        text += f"; the claims agree with exact on all {entries_of(entries)}"
     return text
 
 
@@ -448,13 +413,9 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 or noun == "more" else "s")
 
 
-def _entries(n: int) -> str:
-    return f"{n} entry" if n == 1 else f"{n} entries"
-
-
 def _of(bad: int, total: int) -> str:
     """``6 of 36 entries disagree``, ``1 of 36 entries disagrees``."""
-    return f"{bad} of {_entries(total)} disagree" + ("s" if bad == 1 else "")
+    return f"{bad} of {entries_of(total)} disagree" + ("s" if bad == 1 else "")
 
 
 def _dims(shape: tuple[int, ...]) -> str:
@@ -496,7 +457,7 @@ def function_text(r: Any) -> str:
             out.append(f"  … and {len(r.mismatches) - MAX_ROWS} more")
         forward = sum(m.kind == "forward" for m in r.mismatches)
         names = sorted({m.variable for m in r.mismatches if m.kind == "backward"})
-        parts = [f"forward differs from the expression at {_entries(forward)}"] if forward \
+        parts = [f"forward differs from the expression at {entries_of(forward)}"] if forward \
             else []
         if names:
             parts.append("backward is wrong for " + ", ".join(names))
@@ -504,7 +465,7 @@ def function_text(r: Any) -> str:
     elif r.undecided:
         names = sorted({m.variable for m in r.undecided})
         count = len({(m.variable, m.index) for m in r.undecided})
-        out += ["", f"CANNOT JUDGE: at {_entries(count)}"
+        out += ["", f"CANNOT JUDGE: at {entries_of(count)}"
                     f" of {', '.join(names)} the finite-difference bound is too wide to tell a "
                     "right backward from a wrong one (f varies too fast or too noisily there); "
                     "give expr= for an exact reference, or loosen rtol"]

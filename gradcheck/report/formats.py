@@ -1,0 +1,38 @@
+"""A result in each of its formats, and the one place results learn how to show themselves.
+
+Results are plain data (:mod:`gradcheck.checking.result`) and never import
+the report stage above them: importing this module (``gradcheck`` does)
+gives them the renderers behind ``str(result)``, ``result.report()`` and
+``result.to_dict()``.
+
+>>> import gradcheck
+>>> r = gradcheck.check("sum(z * z)", at={"z": [[1, 2]]}, expect="2*z")
+>>> render(r, "json").startswith("{")
+True
+"""
+
+from __future__ import annotations
+
+import json
+
+from gradcheck.checking import result as _result
+from gradcheck.checking.result import CheckResult
+from gradcheck.report import export
+from gradcheck.report.text import text
+
+__all__ = ["render"]
+
+
+def render(result: CheckResult, format: str = "text", *, color: bool = False) -> str:
+    """The report as ``text``, ``json`` or ``latex``; ``color`` adds ANSI colours to text."""
+    if format == "text":
+        return text(result, color=color)
+    if format == "json":
+        return json.dumps(export.as_dict(result), indent=2, ensure_ascii=False)
+    if format == "latex":
+        return export.latex(result)
+    raise ValueError(f"unknown report format {format!r}; use text, json or latex")
+
+
+_result.VIEWS.render = render
+_result.VIEWS.as_dict = export.as_dict
