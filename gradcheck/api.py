@@ -41,6 +41,7 @@ from gradcheck.language.shapes import Typed, infer
 from gradcheck.language.tree import render, tree_size, walk
 from gradcheck.limits import DEPTH, ENTRIES, LENGTH, TERMS, TIMEOUT, Budget, Limits, current
 from gradcheck.numeric import engine as numeric
+from gradcheck.numeric.estimate import Estimate
 from gradcheck.values.evaluate import OutOfDomain, evaluate
 from gradcheck.values.layout import label
 from gradcheck.values.sparse import Sparse, dense
@@ -495,7 +496,7 @@ def _float64_rounding(closed: closed_form.Derivative, values: Mapping[str, Value
     return out
 
 
-def _compared(exact: Any, est: numeric.Estimate, claimed: Any, exact_error: Any,
+def _compared(exact: Any, est: Estimate, claimed: Any, exact_error: Any,
               atol: float, rtol: float, name: str, claim_error: Any = None,
               claim_floor: Any = None) -> Comparison:
     """Judge the engines (and the claim): on the stored entries alone where

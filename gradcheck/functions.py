@@ -39,6 +39,7 @@ from gradcheck.language.parser import parse
 from gradcheck.language.shapes import infer
 from gradcheck.language.tree import variables as names_in
 from gradcheck.numeric import engine as numeric
+from gradcheck.numeric import user_code
 from gradcheck.numeric.stencils import EPS
 from gradcheck.report.text import function_text
 from gradcheck.values.evaluate import Trace
@@ -359,7 +360,7 @@ def _numeric(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray], name
         fn = _along(forward, inputs, n)
         est = numeric.jacobian_of(fn, inputs[n].astype(np.float64), method, mask=masks.get(n),
                                   eps=eps)
-        noise[n] = numeric.noise_floor(est, f_largest, eps)
+        noise[n] = user_code.noise_floor(est, f_largest, eps)
         jac[n], err[n], calls = est.value, est.error, calls + est.evaluations
     return jac, err, noise, calls
 
@@ -386,7 +387,7 @@ def _kinks(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray],
     differ (beyond bounds for a forward that computes at precision ``eps``)."""
     found = []
     for n, i in suspects:
-        if numeric.one_sided(_along(forward, inputs, n), inputs[n].astype(np.float64),
+        if user_code.one_sided(_along(forward, inputs, n), inputs[n].astype(np.float64),
                              i, eps)[2].any():
             found.append((n, i))
     return found
@@ -424,7 +425,7 @@ def fd_resolution(eps: float) -> float:
     of a function computed at precision ``eps`` cannot resolve an entry
     (see _judge): 2⁻³⁰ in float64, about 1e-4 in float32 (steps ε^⅐, noise
     64ε of the largest entry of f)."""
-    return float(max(2.0**-30, numeric.USER_NOISE * eps ** (6 / 7)))
+    return float(max(2.0**-30, user_code.USER_NOISE * eps ** (6 / 7)))
 
 
 def _judge_all(ups: np.ndarray, grads: list[dict[str, np.ndarray]], names: list[str],
@@ -454,7 +455,7 @@ def _refine(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray],
     calls = 0
     for n in sorted({m.variable for m in unsure}):
         entries = sorted({m.index for m in unsure if m.variable == n})
-        columns, spent = numeric.refine_columns(_along(forward, inputs, n),
+        columns, spent = user_code.refine_columns(_along(forward, inputs, n),
                                                 inputs[n].astype(np.float64), entries, eps)
         calls += spent
         lead: tuple[Any, ...] = (slice(None),) * (jac[n].ndim - inputs[n].ndim)

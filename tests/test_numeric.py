@@ -9,6 +9,8 @@ from conftest import dyadic
 from gradcheck.language.parser import parse
 from gradcheck.language.shapes import infer
 from gradcheck.numeric import engine as numeric
+from gradcheck.numeric.complex_step import complex_stacked
+from gradcheck.numeric.probe import probe_of
 from gradcheck.strategies import expressions, matrices, points
 from gradcheck.values.evaluate import OutOfDomain, evaluate
 
@@ -168,8 +170,8 @@ def test_stacked_complex_step_gives_the_numbers_of_one_entry_at_a_time(text, sha
     typed = infer(parse(text), shapes)
     env = dyadic(shapes, 1)
     for name in shapes:
-        probe = numeric._probe(typed.tree, env, name)[0]
-        stacked = numeric._complex_stacked(probe, 5)
+        probe = probe_of(typed.tree, env, name)[0]
+        stacked = complex_stacked(probe, 5)
         single = numeric.jacobian_of(probe.fn, env[name], "complex", tree=typed.tree,
                                      amplification=probe.amplification)
         assert np.array_equal(stacked.value, single.value)

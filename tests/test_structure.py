@@ -15,6 +15,9 @@ from gradcheck.language import structure
 from gradcheck.language.parser import parse
 from gradcheck.language.shapes import infer
 from gradcheck.numeric import engine as numeric
+from gradcheck.numeric.complex_step import complex_stacked
+from gradcheck.numeric.groups import _complex_grouped, _confirmed
+from gradcheck.numeric.probe import _amplification, _tree_function, probe_of, start
 from gradcheck.strategies import SMOOTH_OPS, expressions
 
 
@@ -68,15 +71,15 @@ def test_structure_holds_every_dependence_and_groups_change_no_number(e, seed):
         event(f"groups: {g.name if g else None}")
         if g is None:
             continue
-        single = numeric._complex_stacked(numeric._probe(tree, env, name)[0], 1000)
+        single = complex_stacked(probe_of(tree, env, name)[0], 1000)
         m = single.value.size // env[name].size
         nonzero = single.value.reshape(m, -1) != 0
         out, entry = np.nonzero(nonzero)
         assert (g.depends[out, g.color[entry]] == g.member[entry]).all()
-        probe = numeric._probe(tree, env, name)[0]
-        found = numeric._complex_grouped(probe, 1000, g)
+        probe = probe_of(tree, env, name)[0]
+        found = _complex_grouped(probe, 1000, g)
         assert found is not None and probe.calls == 1 + 2 * g.count
-        assert numeric._confirmed(probe, found)
+        assert _confirmed(probe, found)
         assert numeric.jacobian(tree, name, env).evaluations == 1 + 2 * g.count + 2
         grouped, stored = found.estimate(), found.estimate(sparse=True)
         assert (np.abs(grouped.value - single.value) <= grouped.error + single.error).all()
@@ -114,9 +117,9 @@ def test_a_structure_that_missed_a_dependence_is_caught(monkeypatch):
     assert right is not None
     monkeypatch.setattr(structure, "columns", lambda tree, wrt: right)
     x = np.arange(9.0).reshape(3, 3) / 7 + np.eye(3)
-    probe = numeric._start(numeric._tree_function(tree, {"X": x}, "X"), x, tree)[0]
-    wrong = numeric._complex_grouped(probe, 1000, right)
-    assert wrong is None or not numeric._confirmed(probe, wrong)
+    probe = start(_tree_function(tree, {"X": x}, "X"), x, tree)[0]
+    wrong = _complex_grouped(probe, 1000, right)
+    assert wrong is None or not _confirmed(probe, wrong)
     est = numeric.jacobian(tree, "X", {"X": x})
     assert est.evaluations == 1 + 2 * 9 + 2 * 3 + 2  # the groups, the check, then entries
     d = closed_form.derive(tree, "X")
@@ -136,7 +139,7 @@ def test_real_stencils_by_groups_agree_with_one_entry_at_a_time(text, shapes, me
     env = {n: rng.standard_normal(s) for n, s in shapes.items()}
     for name in shapes:
         grouped = numeric.jacobian(tree, name, env, method)
-        single = numeric.jacobian_of(numeric._tree_function(tree, env, name), env[name], method,
-                                     tree=tree, amplification=numeric._amplification(tree, env))
+        single = numeric.jacobian_of(_tree_function(tree, env, name), env[name], method,
+                                     tree=tree, amplification=_amplification(tree, env))
         assert (np.abs(grouped.value - single.value) <= grouped.error + single.error).all()
         assert grouped.evaluations < single.evaluations

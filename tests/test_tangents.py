@@ -10,15 +10,17 @@ from hypothesis import strategies as st
 
 from gradcheck.language.parser import parse
 from gradcheck.language.shapes import infer
-from gradcheck.numeric import engine as numeric
 from gradcheck.numeric import tangents
+from gradcheck.numeric.complex_step import complex_stacked
+from gradcheck.numeric.probe import probe_of
 from gradcheck.strategies import SMOOTH_OPS, expressions
+from gradcheck.values.evaluate import OutOfDomain
 
 
 def _both(text, shapes, env):
     tree = infer(parse(text), shapes).tree
     for name in shapes:
-        full = numeric._complex_stacked(numeric._probe(tree, env, name)[0], 7)
+        full = complex_stacked(probe_of(tree, env, name)[0], 7)
         used = []
 
         def local(entries, h, name=name, used=used):
@@ -26,8 +28,8 @@ def _both(text, shapes, env):
             used.append(out is not None)
             return out
 
-        probe = numeric._probe(tree, env, name)[0]
-        yield name, full, numeric._complex_stacked(probe, 7, local), used
+        probe = probe_of(tree, env, name)[0]
+        yield name, full, complex_stacked(probe, 7, local), used
 
 
 @pytest.mark.parametrize("text, shapes", [
@@ -61,7 +63,7 @@ def test_on_generated_expressions(e, seed):
            for n, s in e.shapes.items()}
     try:
         pairs = list(_both(e.text, e.shapes, env))
-    except numeric.OutOfDomain:
+    except OutOfDomain:
         return  # outside a domain (log, sqrt of a negative entry): nothing to compare
     for _, full, local, used in pairs:
         assert all(used)

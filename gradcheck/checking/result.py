@@ -19,7 +19,7 @@ from gradcheck.compare.comparator import Comparison, Mismatch
 from gradcheck.compare.diagnose import Diagnosis
 from gradcheck.language.shapes import Reading
 from gradcheck.language.tree import Shape
-from gradcheck.numeric.engine import Undefined
+from gradcheck.numeric.estimate import Undefined
 from gradcheck.values.sparse import Dense
 
 __all__ = ["VIEWS", "CheckResult", "ClosedForm", "Directions", "Gradient"]
