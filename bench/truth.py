@@ -819,7 +819,7 @@ def start_worker(diagnose: bool) -> None:
     """Without ``--diagnose``, skip the search for the mistake behind a
     failing claim: it never changes a verdict, and takes up to 10 s a check."""
     if not diagnose:
-        gradcheck.api._diagnosis = no_diagnosis
+        gradcheck.checking.gradient._diagnosis = no_diagnosis
 
 
 def main(argv: list[str] | None = None) -> None:

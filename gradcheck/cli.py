@@ -21,6 +21,7 @@ import click
 from gradcheck import api, progress, report
 from gradcheck.checking.points import SHAPE
 from gradcheck.errors import GradcheckError, OptionError
+from gradcheck.exact.engine import ENGINES
 from gradcheck.language.parser import NAME_PATTERN
 from gradcheck.limits import DEPTH, DEPTH_CAP, ENTRIES, LENGTH, TERMS, TIMEOUT
 from gradcheck.numeric import engine as numeric
@@ -54,7 +55,7 @@ def main() -> None:
 @click.option("--directions", type=click.IntRange(min=1), default=None, metavar="K",
               help="Check the numeric engine on K random projections uᵀJv instead of the "
                    "whole Jacobian (for large inputs).")
-@click.option("--engine", type=click.Choice(api.ENGINES), default="auto", show_default=True,
+@click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
               help="Exact engine: sympy (over the entries; the reference), closed (closed-form "
                    "matrix calculus with NumPy, for large inputs), auto (sympy for Jacobians up "
                    "to 1024 entries).")

@@ -32,6 +32,7 @@ import numpy as np
 from gradcheck import api
 from gradcheck.checking import claims
 from gradcheck.checking.points import to_value
+from gradcheck.checking.problem import check_tolerances
 from gradcheck.compare.comparator import SCALE, Mismatch, bound_name, compare
 from gradcheck.errors import ClaimError, FunctionError, GradientMismatch, OptionError, suggest
 from gradcheck.exact import symbolic
@@ -129,7 +130,7 @@ def check_function(forward: Callable[..., Any], backward: Callable[..., Any], *,
     masks = _masks(mask, given)
     if not isinstance(upstreams, int) or isinstance(upstreams, bool) or upstreams < 1:
         raise OptionError(f"upstreams must be a whole number >= 1, got {upstreams!r}")
-    api.check_tolerances(atol, rtol)
+    check_tolerances(atol, rtol)
     if expr is not None:
         _check_expression(expr, given, names)
     out, out_dtype = _forward(forward, given)

@@ -45,7 +45,7 @@ __all__ = ["Diagnosis", "diagnose", "difference"]
 
 MAX_DIFFERENCE = 9  # entries of a symbolic difference shown in full
 LATE_TIME = 5.0  # seconds after which the later candidates are not tried (see _Clock);
-# half of the diagnosis's share of the budget (api.DIAGNOSIS_TIME)
+# half of the diagnosis's share of the budget (checking.gradient.DIAGNOSIS_TIME)
 
 
 @dataclass(frozen=True)

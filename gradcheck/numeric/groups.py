@@ -23,7 +23,7 @@ __all__ = ["grouped"]
 
 
 def grouped(probe: Probe, tree: Node, wrt: str, method: str,
-             sparse: bool = False) -> Estimate | None:
+            sparse: bool = False) -> Estimate | None:
     """The Jacobian by groups of entries of w perturbed together, where no
     entry of f depends on two of a group, confirmed along a random
     direction; None where the structure allows no groups or the values

@@ -23,7 +23,7 @@ LADDER = 12  # steps tried, each 16 times smaller than the last (16^12 ≈ 3e14)
 
 
 def differing_sides(right: np.ndarray, err_r: np.ndarray, left: np.ndarray,
-           err_l: np.ndarray) -> np.ndarray:
+                    err_l: np.ndarray) -> np.ndarray:
     """Where one-sided derivatives differ beyond their bounds: not differentiable."""
     jump: np.ndarray = np.abs(right - left) > err_r + err_l + 1e-8 * np.maximum(
         np.abs(right), np.abs(left))
@@ -51,7 +51,7 @@ def refined(probe: Probe, d: np.ndarray, size: float) -> Column:
 
 
 def column(probe: Probe, d: np.ndarray, method: str, on_kink: list[Kink],
-                jumps: list[Jump]) -> Column:
+           jumps: list[Jump]) -> Column:
     if on_kink and _moves_a_kink(probe, d, on_kink):
         return at_kink(probe, d, on_kink, jumps)
     if method == "complex":
@@ -128,7 +128,7 @@ def real_column(probe: Probe, d: np.ndarray, stencil: Stencil) -> Column:
 
 
 def apply_stencil(probe: Probe, d: np.ndarray, s: Stencil, h: float,
-           allow_zero: bool = False) -> Column:
+                  allow_zero: bool = False) -> Column:
     # A power of two, so that x + t·h is exact for the offsets t = ±1, ±1/2, ±1/4.
     h = 2.0 ** round(np.log2(h))
     outs = []
@@ -173,7 +173,7 @@ Jump = tuple[tuple[int, ...], float, float, str]  # f entry, left, right, which 
 
 
 def at_kink(probe: Probe, d: np.ndarray, on_kink: list[Kink],
-             jumps: list[Jump]) -> Column:
+            jumps: list[Jump]) -> Column:
     """Both one-sided derivatives; where they differ, f is not differentiable."""
     sides = []
     for stencil in (FORWARD, BACKWARD):

@@ -45,7 +45,7 @@ def _amplification(tree: Node, env: Mapping[str, np.ndarray]) -> float:
 
 
 def start(fn: Function, w0: np.ndarray, tree: Node | None, amplification: float = 1.0,
-           rounding: Callable[[], Any] | None = None) -> tuple[Probe, list[Kink]]:
+          rounding: Callable[[], Any] | None = None) -> tuple[Probe, list[Kink]]:
     """A probe at w0, and the kinks that sit exactly at w0."""
     f0, trace0 = fn(w0)
     on_kink = [k for k in trace0.kinks if k.is_kink and (k.offset == 0).any()]

@@ -21,7 +21,7 @@ __all__ = ["PATTERN_STEP", "QUICK", "USER_NOISE", "USER_ROUNDING", "noise_floor"
 
 
 def user_probe(fn: Function, w0: np.ndarray, tree: Node | None,
-                amplification: float, eps: float = EPS) -> tuple[Probe, list[Kink]]:
+               amplification: float, eps: float = EPS) -> tuple[Probe, list[Kink]]:
     # Inside a user's function rounding is out of sight (sin(x@W) near a zero
     # of sin is off by eps·|x@W|, far more than eps·|f|): allow a few eps of
     # each entry of f, and USER_NOISE eps of the largest.
