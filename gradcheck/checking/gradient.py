@@ -24,6 +24,7 @@ from gradcheck.errors import (
 )
 from gradcheck.exact import closed_eval, closed_form, symbolic
 from gradcheck.exact.engine import exact_at
+from gradcheck.language.latex import latex
 from gradcheck.language.parser import parse
 from gradcheck.language.shapes import infer
 from gradcheck.language.tree import render, tree_size
@@ -167,7 +168,7 @@ def _shown(closed: closed_form.Derivative | None) -> ClosedForm | None:
     """The closed form as text and LaTeX for the report, unless too large to print."""
     if closed is None or tree_size(closed.expression) > CLOSED_FORM_SHOWN:
         return None
-    return ClosedForm(render(closed.expression), closed_form.latex(closed.expression),
+    return ClosedForm(render(closed.expression), latex(closed.expression),
                       closed.form, closed.cotangent)
 
 

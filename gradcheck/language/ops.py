@@ -42,6 +42,12 @@ PRECEDENCE_POSTFIX = 5
 PRECEDENCE_ATOM = 6
 
 Mask = Callable[..., Any]  # argument arrays -> boolean array: where the op is defined
+Shapes = tuple[tuple[int, int], ...]
+# Argument shapes and whole-number options -> the definition in the language
+# over the arguments a and b (None: the operator itself, no expansion).
+Expansion = Callable[[Shapes, tuple[int, ...]], "str | None"]
+# An output shape and the largest side -> argument shapes and options that give it.
+Arguments = Callable[[tuple[int, int], int], list[tuple[Shapes, tuple[int, ...]]]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,17 @@ class Op:
     resolved to ``matmul`` or ``mul`` by the shape checker), ``reduce``
     (to 1×1), ``matrix`` (whole-matrix unary) or ``constructor``
     (``ones(3, 2)``: integer arguments, a constant result).
+
+    A *derived* operator has ``expand``: its definition in the language,
+    from its arguments' shapes (and ``options``, trailing whole numbers such
+    as the axis of ``sum(X, 0)``). The shape checker types the expansion in
+    its place, so every engine differentiates the definition and none needs
+    a rule of its own; the printers show the call as written. ``sym`` and
+    ``num`` of a derived row are independent reference implementations,
+    tested against the expansion. ``expand`` raises ValueError with the
+    reason when the shapes do not fit, and ``arguments`` (the inverse: the
+    argument shapes that give an output shape) lets the strategies generate
+    it.
     """
 
     name: str
@@ -75,6 +92,10 @@ class Op:
     # arguments -> how much the NumPy column may amplify rounding (a condition number)
     condition: Callable[..., float] | None = None
     complex_step: bool = True  # the NumPy column is analytic off kinks: Im f(x+ih)/h works
+    options: int = 0  # trailing whole-number arguments it may take (an axis)
+    expand: Expansion | None = None
+    arguments: Arguments | None = None
+    latex: str | None = None  # its LaTeX name, else \operatorname{name}
 
     @property
     def is_function(self) -> bool:
@@ -179,6 +200,100 @@ def _positive_det(a: Any) -> Any:
     return _whole(sign > 0)
 
 
+# ----- derived operators: definitions in the language -----
+
+def _axis_sum(scale: bool) -> Expansion:
+    """sum(X, 0) (column sums, 1×n) and sum(X, 1) (row sums, m×1), as NumPy's
+    axis with keepdims; mean likewise."""
+    def expand(shapes: Shapes, options: tuple[int, ...]) -> str | None:
+        if not options:
+            return None
+        ((m, n),), (axis,) = shapes, options
+        if axis not in (0, 1):
+            raise ValueError(f"the axis is 0 (down the columns) or 1 (along the rows), "
+                             f"not {axis}")
+        body = f"ones(1, {m}) @ a" if axis == 0 else f"a @ ones({n}, 1)"
+        return f"({body}) / {m if axis == 0 else n}" if scale else body
+    return expand
+
+
+def _axis_arguments(out: tuple[int, int], side: int) -> list[tuple[Shapes, tuple[int, ...]]]:
+    r, c = out
+    forms: list[tuple[Shapes, tuple[int, ...]]] = []
+    if r == 1:
+        forms += [(((k, c),), (0,)) for k in range(1, side + 1)]
+    if c == 1:
+        forms += [(((r, k),), (1,)) for k in range(1, side + 1)]
+    return forms
+
+
+def _diag(shapes: Shapes, options: tuple[int, ...]) -> str:
+    ((m, n),) = shapes
+    if n == 1:
+        return f"eye({m}) * (a @ ones(1, {m}))"  # a column: the diagonal matrix
+    if m == 1:
+        return f"eye({n}) * (ones({n}, 1) @ a)"  # a row, likewise
+    if m == n:
+        return f"(a * eye({n})) @ ones({n}, 1)"  # a square matrix: its diagonal, n×1
+    raise ValueError(f"diag takes a vector (n×1 or 1×n) or a square matrix, not {m}×{n}")
+
+
+def _diag_arguments(out: tuple[int, int], side: int) -> list[tuple[Shapes, tuple[int, ...]]]:
+    r, c = out
+    if r == c:
+        return [(((r, 1),), ())]
+    return [(((r, r),), ())] if c == 1 and r > 1 else []
+
+
+def _literal(rows: int, cols: int, one: Callable[[int, int], bool]) -> str:
+    return "[" + ", ".join("[" + ", ".join("1" if one(i, j) else "0" for j in range(cols)) + "]"
+                           for i in range(rows)) + "]"
+
+
+def _kron(shapes: Shapes, options: tuple[int, ...]) -> str:
+    """kron(A, B)[i·p + k, j·q + l] = A[i, j]·B[k, l], for A m×n and B p×q: each
+    factor spread over the blocks by constant 0/1 matrices, then multiplied."""
+    (m, n), (p, q) = shapes
+    rows_a = _literal(m * p, m, lambda r, i: r // p == i)
+    cols_a = _literal(n, n * q, lambda j, c: c // q == j)
+    rows_b = _literal(m * p, p, lambda r, k: r % p == k)
+    cols_b = _literal(q, n * q, lambda l, c: c % q == l)
+    return f"({rows_a} @ a @ {cols_a}) * ({rows_b} @ b @ {cols_b})"
+
+
+def _kron_arguments(out: tuple[int, int], side: int) -> list[tuple[Shapes, tuple[int, ...]]]:
+    r, c = out
+    return [(((m, n), (r // m, c // n)), ()) for m in range(1, side + 1) if r % m == 0
+            for n in range(1, side + 1) if c % n == 0 and r // m <= side and c // n <= side]
+
+
+def _logsumexp_np(a: Any) -> Any:
+    m = np.max(a.real, axis=(-2, -1), keepdims=True)
+    return m + np.log(np.sum(np.exp(a - m), axis=(-2, -1), keepdims=True))
+
+
+def _log_softmax_np(a: Any) -> Any:
+    m = a.real.max(axis=-1, keepdims=True)
+    return a - m - np.log(np.exp(a - m).sum(axis=-1, keepdims=True))
+
+
+def _kron_sym(a: sympy.Matrix, b: sympy.Matrix) -> sympy.Matrix:
+    return sympy.Matrix(a.rows * b.rows, a.cols * b.cols,
+                        lambda r, c: a[r // b.rows, c // b.cols] * b[r % b.rows, c % b.cols])
+
+
+def _diag_sym(a: sympy.Matrix) -> sympy.Matrix:
+    if a.cols == 1 or a.rows == 1:
+        return sympy.diag(*a)
+    return sympy.Matrix(a.rows, 1, lambda i, _: a[i, i])
+
+
+def _diag_np(a: Any) -> Any:
+    if a.shape[-1] == 1 or a.shape[-2] == 1:
+        return np.diag(a.ravel())
+    return np.diagonal(a).reshape(-1, 1)
+
+
 _ROWS: list[Op] = [
     # ----- binary operators, entry by entry with broadcasting -----
     Op("add", "binary", 2, lambda a, b: a + b, np.add, "sum", infix="+",
@@ -209,18 +324,18 @@ _ROWS: list[Op] = [
        "transpose; also xᵀ, transpose(x)",
        postfix=".T", precedence=PRECEDENCE_POSTFIX),
     # ----- elementwise functions -----
-    Op("exp", "elementwise", 1, sympy.exp, np.exp, "exponential"),
+    Op("exp", "elementwise", 1, sympy.exp, np.exp, "exponential", latex=r"\exp"),
     Op("log", "elementwise", 1, sympy.log, np.log, "natural logarithm", aliases=("ln",),
-       domain=lambda a: a > 0, domain_text="log needs a positive argument"),
+       latex=r"\log", domain=lambda a: a > 0, domain_text="log needs a positive argument"),
     Op("sqrt", "elementwise", 1, sympy.sqrt, np.sqrt, "square root",
        domain=lambda a: a > 0,
        domain_text="sqrt needs a positive argument (it is not differentiable at 0)"),
     Op("abs", "elementwise", 1, sympy.Abs, _abs_np, "absolute value", kink=0.0),
-    Op("sin", "elementwise", 1, sympy.sin, np.sin, "sine"),
-    Op("cos", "elementwise", 1, sympy.cos, np.cos, "cosine"),
-    Op("tanh", "elementwise", 1, sympy.tanh, np.tanh, "hyperbolic tangent"),
+    Op("sin", "elementwise", 1, sympy.sin, np.sin, "sine", latex=r"\sin"),
+    Op("cos", "elementwise", 1, sympy.cos, np.cos, "cosine", latex=r"\cos"),
+    Op("tanh", "elementwise", 1, sympy.tanh, np.tanh, "hyperbolic tangent", latex=r"\tanh"),
     Op("sigmoid", "elementwise", 1, lambda a: 1 / (1 + sympy.exp(-a)), _sigmoid_np,
-       "logistic sigmoid 1/(1+exp(-x))", aliases=("σ",)),
+       "logistic sigmoid 1/(1+exp(-x))", aliases=("σ",), latex=r"\sigma"),
     Op("relu", "elementwise", 1, lambda a: sympy.Max(0, a), _relu_np,
        "rectified linear unit max(x, 0)", aliases=("ReLU",), kink=0.0),
     Op("softplus", "elementwise", 1, lambda a: sympy.log(1 + sympy.exp(a)), _softplus_np,
@@ -234,17 +349,21 @@ _ROWS: list[Op] = [
     # ----- reductions to 1×1 -----
     Op("sum", "reduce", 1, lambda m: _one(sympy.Add(*m)),
        lambda a: np.sum(a, axis=(-2, -1), keepdims=True),
-       "sum of all entries"),
+       "sum of all entries; sum(X, 0) sums down the columns (1×n), sum(X, 1) along the "
+       "rows (m×1)", options=1, expand=_axis_sum(False), arguments=_axis_arguments),
     Op("mean", "reduce", 1, lambda m: _one(sympy.Add(*m) / len(m)),
-       lambda a: np.mean(a, axis=(-2, -1), keepdims=True), "mean of all entries"),
+       lambda a: np.mean(a, axis=(-2, -1), keepdims=True),
+       "mean of all entries; mean(X, 0) and mean(X, 1) by column and by row, as for sum",
+       options=1, expand=_axis_sum(True), arguments=_axis_arguments),
     Op("trace", "reduce", 1, lambda m: _one(m.trace()),
        lambda a: _whole(np.trace(a, axis1=-2, axis2=-1)),
-       "sum of the diagonal", aliases=("tr",), square=True),
+       "sum of the diagonal", aliases=("tr",), square=True, latex=r"\operatorname{tr}"),
     Op("norm", "reduce", 1, lambda m: _one(sympy.sqrt(sympy.Add(*[e**2 for e in m]))),
        _norm_np, "Frobenius norm",
        domain=_nonzero_matrix, domain_text="norm is not differentiable at the zero matrix"),
     Op("det", "reduce", 1, lambda m: _one(m.det(method="berkowitz")),
-       lambda a: _whole(np.linalg.det(a)), "determinant", square=True, condition=_cond),
+       lambda a: _whole(np.linalg.det(a)), "determinant", square=True, condition=_cond,
+       latex=r"\det"),
     Op("logdet", "reduce", 1, lambda m: _one(sympy.log(m.det(method="berkowitz"))),
        _logdet_np, "log of the determinant",
        square=True, domain=_positive_det, domain_text="logdet needs a positive determinant",
@@ -254,6 +373,24 @@ _ROWS: list[Op] = [
        square=True, domain=_invertible, domain_text="inv needs an invertible matrix",
        pole=lambda a: _whole(np.linalg.det(a)), condition=_cond),
     Op("softmax", "matrix", 1, _softmax_sym, _softmax_np, "softmax of each row"),
+    # ----- derived operators (expand: definitions in the language) -----
+    Op("logsumexp", "reduce", 1, lambda m: _one(sympy.log(sympy.Add(*m.applyfunc(sympy.exp)))),
+       _logsumexp_np, "log of the sum of exp of all entries",
+       expand=lambda s, o: "log(sum(exp(a)))"),
+    Op("log_softmax", "matrix", 1, lambda m: _softmax_sym(m).applyfunc(sympy.log),
+       _log_softmax_np, "log of the softmax of each row", expand=lambda s, o: "log(softmax(a))"),
+    Op("maximum", "binary", 2, lambda a, b: sympy.Max(a, b), np.maximum,
+       "the larger of a and b, entry by entry with broadcasting (a kink where they are equal)",
+       expand=lambda s, o: "(a + b + abs(a - b)) / 2"),
+    Op("minimum", "binary", 2, lambda a, b: sympy.Min(a, b), np.minimum,
+       "the smaller of a and b, entry by entry with broadcasting (a kink where they are equal)",
+       expand=lambda s, o: "(a + b - abs(a - b)) / 2"),
+    Op("diag", "matrix", 1, _diag_sym, _diag_np,
+       "diag(v): the diagonal matrix of a vector v (n×1 or 1×n); diag(X): the diagonal of a "
+       "square X as an n×1 vector", expand=_diag, arguments=_diag_arguments),
+    Op("kron", "matrix", 2, _kron_sym, lambda a, b: np.kron(a, b),
+       "Kronecker product: kron(A, B) is the mp×nq block matrix of blocks A[i, j]·B",
+       expand=_kron, arguments=_kron_arguments),
     # ----- constant constructors -----
     Op("ones", "constructor", 2, lambda r, c: sympy.ones(r, c), lambda r, c: np.ones((r, c)),
        "ones(rows, cols): the matrix of ones"),

@@ -207,8 +207,10 @@ class _Build(Transformer[Token, Node]):
                 f"unknown function '{name}'", text=self.text, column=name.start_pos + 1,
                 width=len(name), hint=suggest(str(name), ops.FUNCTIONS)
                 or "see the list of functions in the language reference")
-        if len(args) != op.arity:
+        if not op.arity <= len(args) <= op.arity + op.options:
             want = f"{op.arity} argument" + ("s" if op.arity != 1 else "")
+            if op.options:
+                want = f"{op.arity} or {op.arity + op.options} arguments"
             raise ParseError(
                 f"{name}() takes {want}, got {len(args)}", text=self.text,
                 column=name.start_pos + 1, width=len(name), hint=f"{op.name}: {op.doc}")

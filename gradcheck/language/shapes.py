@@ -16,13 +16,15 @@ product when the shapes broadcast; every choice is recorded as a
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gradcheck.errors import NameLookupError, ShapeError, suggest
 from gradcheck.language import ops
+from gradcheck.language.parser import parse
 from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render
-from gradcheck.limits import ENTRIES, current, hint
+from gradcheck.limits import DEPTH_CAP, ENTRIES, Limits, current, hint
 
 __all__ = ["MAX_ENTRIES", "Reading", "Typed", "broadcast", "fmt", "infer"]
 
@@ -153,9 +155,43 @@ class _Checker:
             self.readings.append(Reading(node.at + 1, "@" if name == "matmul" else "*",
                                          shapes[0], shapes[1]))  # type: ignore[arg-type]
             return self.call(dataclasses.replace(node, op=name, args=args))
+        if op.expand is not None:
+            derived = self.derived(node, op, args)
+            if derived is not None:
+                return derived
         shape = self.rule(node, op, args)
         self.check_size(node, shape, f"'{render(node)}'")
         return dataclasses.replace(node, args=args, shape=shape)
+
+    def derived(self, node: Call, op: ops.Op, args: tuple[Node, ...]) -> Node | None:
+        """A derived operator's expansion, typed, in its place (None: the
+        operator itself, as ``sum(X)`` without an axis)."""
+        values, options = args[:op.arity], args[op.arity:]
+        for a in options:
+            if not (isinstance(a, Num) and a.value.denominator == 1):
+                raise self.error(ShapeError, f"{op.name}() takes a whole number here, got "
+                                 f"'{render(a)}'", a, f"{op.name}: {op.doc}")
+        shapes = tuple(a.shape for a in values)
+        assert all(sh is not None for sh in shapes)
+        if op.kind == "binary" and broadcast(shapes[0], shapes[1]) is None:  # type: ignore[arg-type]
+            raise self.mismatch(node, values, f"{op.name} works entry by entry and needs "
+                                "equal shapes (or a scalar, row or column that broadcasts)")
+        try:
+            text = op.expand(shapes, tuple(int(a.value) for a in options))  # type: ignore
+        except ValueError as e:
+            raise self.error(ShapeError, f"{op.name} cannot take these shapes", node,
+                             f"{op.name}: {op.doc}", detail=str(e)) from None
+        if text is None:
+            if options:
+                raise self.error(ShapeError, f"{op.name}() takes no option here", node,
+                                 f"{op.name}: {op.doc}")
+            return None
+        body = _substitute(_definition(text), dict(zip("ab", values, strict=False)), node)
+        typed = self.visit(body)
+        assert isinstance(typed, Call)
+        origin = dataclasses.replace(node, args=values + tuple(
+            dataclasses.replace(a, shape=(1, 1)) for a in options), shape=typed.shape)
+        return dataclasses.replace(typed, origin=origin)
 
     def check_size(self, node: Node, shape: Shape, what: str) -> None:
         entries = current().entries
@@ -218,6 +254,29 @@ class _Checker:
         shape = (dims[0], dims[-1])
         self.check_size(node, shape, render(node))
         return dataclasses.replace(node, shape=shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _definition(text: str) -> Node:
+    """A derived operator's definition, parsed once (it is gradcheck's own text,
+    within no user limit)."""
+    with Limits(length=10**7, depth=DEPTH_CAP).applied():
+        return parse(text)
+
+
+def _substitute(node: Node, args: dict[str, Node], call: Call) -> Node:
+    """The definition with its arguments in place, every node placed where the
+    call is written (for messages)."""
+    if isinstance(node, Var):
+        return args[node.name]
+    if isinstance(node, Call):
+        return dataclasses.replace(node, args=tuple(_substitute(a, args, call)
+                                                    for a in node.args),
+                                   span=call.span, at=call.at)
+    if isinstance(node, Matrix):
+        return dataclasses.replace(node, span=call.span, rows=tuple(
+            tuple(_substitute(e, args, call) for e in row) for row in node.rows))
+    return dataclasses.replace(node, span=call.span)
 
 
 def _paren(text: str) -> str:

@@ -58,7 +58,10 @@ class Call:
     """An operator or function applied to its arguments.
 
     ``at`` is the offset of the operator symbol or function name, used to
-    point at it in messages and in the reading of ``·``.
+    point at it in messages and in the reading of ``·``. ``origin`` is set on
+    the expansion of a derived operator (``maximum(a, b)`` is typed as
+    ``(a + b + abs(a - b))/2``, see :mod:`gradcheck.language.ops`): the call
+    as written, which the printers show while every engine sees the expansion.
     """
 
     op: str
@@ -67,6 +70,7 @@ class Call:
     shape: Shape | None = field(default=None, compare=False, repr=False)
     depth: int = field(default=1, compare=False, repr=False)
     at: int = field(default=0, compare=False, repr=False)
+    origin: Call | None = field(default=None, compare=False, repr=False)
 
 
 Node = Union[Num, Var, Matrix, Call]  # noqa: UP007 (a runtime alias on Python 3.10)
@@ -174,6 +178,8 @@ def _render(node: Node) -> tuple[str, int]:
     if isinstance(node, Matrix):
         rows = ["[" + ", ".join(render(e) for e in row) + "]" for row in node.rows]
         return ("[" + ", ".join(rows) + "]" if len(rows) > 1 else rows[0]), atom
+    if node.origin is not None:
+        node = node.origin
     op = ops.OPS[node.op]
     if op.infix is None and op.prefix is None and op.postfix is None:
         return f"{op.name}(" + ", ".join(render(a) for a in node.args) + ")", atom
