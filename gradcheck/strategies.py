@@ -33,9 +33,9 @@ from gradcheck.values.evaluate import OutOfDomain, evaluate, kinks
 
 __all__ = ["SMOOTH_OPS", "Expression", "expressions", "matrices", "points", "shapes"]
 
-# Operators defined and smooth everywhere: any generated point is a good one.
-SMOOTH_OPS = ("add", "sub", "mul", "matmul", "neg", "transpose", "exp", "sin", "cos", "tanh",
-              "sigmoid", "softplus", "sum", "mean", "trace", "softmax")
+# Operators defined and smooth everywhere (the table's ``smooth`` column): any
+# generated point is a good one.
+SMOOTH_OPS = tuple(name for name, op in ops.OPS.items() if op.smooth)
 
 
 @dataclass(frozen=True)
@@ -222,9 +222,15 @@ def _node(draw: Any, shape: Shape, names: tuple[str, ...], depth: int, max_side:
     if depth <= 0 or not choices or draw(st.integers(0, 3)) == 3:
         return _leaf(draw, shape, max_variables, pool, given)
     op = _OPS[draw(st.sampled_from(choices))]
+    forms = op.arguments(shape, max_side) if op.arguments is not None else []
+    if forms and (not _fits_kind(op, shape) or draw(st.booleans())):
+        args, options = draw(st.sampled_from(forms))
+        return f"{op.name}(" + ", ".join([*(sub(s) for s in args), *map(str, options)]) + ")"
     if op.kind == "binary":
         other = draw(st.sampled_from([shape, (1, 1), (1, c), (r, 1)]))
         left, right = draw(st.permutations([sub(shape), sub(other)]))
+        if op.infix is None:
+            return f"{op.name}({left}, {right})"
         return f"({left}) {op.infix} ({right})"
     if op.kind == "matmul":
         k = draw(side)
@@ -242,6 +248,15 @@ def _node(draw: Any, shape: Shape, names: tuple[str, ...], depth: int, max_side:
 
 
 def _fits(op: ops.Op, shape: Shape) -> bool:
+    if op.arguments is not None and op.arguments(shape, 3):
+        return True
+    return _fits_kind(op, shape)
+
+
+def _fits_kind(op: ops.Op, shape: Shape) -> bool:
+    """Whether the operator's kind alone gives this shape (without ``arguments``)."""
+    if op.arguments is not None and op.options == 0:
+        return False  # only the shapes its arguments give
     if op.kind == "reduce":
         return shape == (1, 1)
     if op.square and op.kind == "matrix":

@@ -1,10 +1,12 @@
 """Closed-form matrix calculus: derivatives as expressions of the language.
 
-Reverse mode over the typed tree, with one rule per operation in
-:data:`RULES` (as autograd keeps its vector-Jacobian products): a rule
-takes an operation node and the cotangent ``G`` flowing into it (an
-expression of the node's shape) and returns the cotangent of each argument,
-again as expressions. The result does not depend on the sizes of the
+Reverse mode over the typed tree, with one rule per operation (as autograd
+keeps its vector-Jacobian products): the ``vjp`` column of the operator's
+row, written in the language, or for the few rules that need shapes an
+entry of :data:`RULES` (:func:`rule` finds it, and names the operator when
+neither has one). A rule takes an operation node and the cotangent ``G``
+flowing into it (an expression of the node's shape) and returns the
+cotangent of each argument, again as expressions. The result does not depend on the sizes of the
 matrices: ``d tr(Xᵀ A X)/dX`` is ``(A+A.T)@X`` whatever X's shape.
 
 Three readings of the same derivation:
@@ -38,14 +40,16 @@ not used (see :mod:`gradcheck.exact.symbolic`). Values come from
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from gradcheck.language import ops
+from gradcheck.language.parser import parse
 from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, variables, walk
 
-__all__ = ["RULES", "Derivative", "Unsupported", "derive", "is_elementwise",
+__all__ = ["RULES", "Derivative", "MissingRule", "Unsupported", "derive", "is_elementwise", "rule",
            "supports"]
 
 
@@ -342,37 +346,65 @@ def _mean_rule(n: Call, g: Node) -> tuple[Node | None, ...]:
     return (mul(mul(_num(Fraction(1, rows * cols)), g), ones((rows, cols))),)
 
 
-RULES: dict[str, Rule] = {
-    "add": lambda n, g: _binary(n, g, g, g),
-    "sub": lambda n, g: _binary(n, g, g, neg(g)),
-    "mul": lambda n, g: _binary(n, g, mul(g, n.args[1]), mul(g, n.args[0])),
-    "div": lambda n, g: _binary(n, g, div(g, n.args[1]),
-                                neg(div(mul(g, n.args[0]), power(n.args[1], _num(2))))),
+RULES: dict[str, Rule] = {  # the rules that need shapes; the rest are the table's vjp column
     "pow": _pow_rule,
-    "matmul": lambda n, g: (matmul(g, transpose(n.args[1])), matmul(transpose(n.args[0]), g)),
-    "neg": lambda n, g: (neg(g),),
-    "transpose": lambda n, g: (transpose(g),),
-    "exp": lambda n, g: (mul(g, n),),
-    "log": lambda n, g: (div(g, n.args[0]),),
-    "sqrt": lambda n, g: (div(g, mul(_num(2), n)),),
-    "abs": lambda n, g: (mul(g, _fn("sign", n.args[0])),),
-    "sin": lambda n, g: (mul(g, _fn("cos", n.args[0])),),
-    "cos": lambda n, g: (neg(mul(g, _fn("sin", n.args[0]))),),
-    "tanh": lambda n, g: (mul(g, sub(_num(1), power(n, _num(2)))),),
-    "sigmoid": lambda n, g: (mul(g, mul(n, sub(_num(1), n))),),
-    "relu": lambda n, g: (mul(g, _fn("step", n.args[0])),),
-    "softplus": lambda n, g: (mul(g, _fn("sigmoid", n.args[0])),),
-    "sign": lambda n, g: (None,),  # 0 away from the jump
-    "step": lambda n, g: (None,),
     "sum": lambda n, g: (mul(g, ones(_shape(n.args[0]))),),
     "mean": _mean_rule,
     "trace": lambda n, g: (mul(g, eye(_shape(n.args[0])[0])),),
-    "norm": lambda n, g: (mul(g, div(n.args[0], n)),),
-    "det": lambda n, g: (mul(mul(g, n), transpose(_fn("inv", n.args[0]))),),
-    "logdet": lambda n, g: (mul(g, transpose(_fn("inv", n.args[0]))),),
-    "inv": lambda n, g: (neg(matmul(transpose(n), matmul(g, transpose(n)))),),
     "softmax": _softmax_rule,
 }
+_BUILD: dict[str, Callable[..., Node]] = {"add": add, "sub": sub, "mul": mul, "div": div,
+                                          "pow": power, "neg": neg, "matmul": matmul,
+                                          "transpose": transpose}
+
+
+class MissingRule(LookupError):
+    """An operator of the table has no closed-form rule (a contributor's error)."""
+
+
+def rule(op: str) -> Rule:
+    """The closed form's rule for ``op``: its ``vjp`` column, else :data:`RULES`.
+
+    >>> from gradcheck.language.parser import parse
+    >>> from gradcheck.language.shapes import infer
+    >>> from gradcheck.language.tree import Var, render
+    >>> t = infer(parse("tanh(x)"), {"x": (1, 2)}).tree
+    >>> render(rule("tanh")(t, Var("G", shape=(1, 2)))[0])
+    'G*(1-tanh(x)**2)'
+    """
+    if op in RULES:
+        return RULES[op]
+    texts = ops.OPS[op].vjp
+    if texts is None:
+        raise MissingRule(f"operator {op!r} has no closed-form rule: give its row a vjp "
+                          "(or add it to closed_form.RULES); see docs/contributing.md")
+    trees = [_definition(text) if text else None for text in texts]
+    binary = ops.OPS[op].kind == "binary"
+
+    def apply(n: Call, g: Node) -> tuple[Node | None, ...]:
+        names = {"g": g, "out": n, **dict(zip("ab", n.args, strict=False))}
+        cots = tuple(None if t is None else _built(t, names) for t in trees)
+        return _binary(n, g, *cots) if binary else cots
+    return apply
+
+
+@functools.cache
+def _definition(text: str) -> Node:
+    return parse(text)
+
+
+def _built(node: Node, names: dict[str, Node]) -> Node:
+    """A rule's text as a tree over the given nodes, through the simplifying builders."""
+    if isinstance(node, Var):
+        return names[node.name]
+    if isinstance(node, Num):
+        return _num(node.value)
+    assert isinstance(node, Call)
+    args = [_built(a, names) for a in node.args]
+    if node.op in _BUILD:
+        return _BUILD[node.op](*args)
+    return _fn(node.op, *args)
+
 
 
 def _depends(tree: Node, wrt: str) -> set[int]:
@@ -399,7 +431,7 @@ def _backprop(node: Node, g: Node, wrt: str, depends: set[int], terms: list[Node
     if isinstance(node, Matrix):
         raise Unsupported("a matrix literal whose entries depend on the variable")
     assert isinstance(node, Call)
-    for arg, cot in zip(node.args, RULES[node.op](node, g), strict=True):
+    for arg, cot in zip(node.args, rule(node.op)(node, g), strict=True):
         if cot is not None and id(arg) in depends:
             _backprop(arg, cot, wrt, depends, terms)
 
