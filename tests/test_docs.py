@@ -43,3 +43,16 @@ def test_command_example(runner, page, command, output, code):
     assert _same(result.output) == _same(output)
     if code is not None:
         assert result.exit_code == int(code)
+
+
+def test_the_operator_tables_are_generated_from_the_operator_table():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("operator_table", DOCS / "operator_table.py")
+    assert spec is not None and spec.loader is not None
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    page = (DOCS / "language.md").read_text()
+    assert table.replaced(page) == page, "run python docs/operator_table.py"
+    for name in ("sign", "step", "kron", "diag", "logsumexp", "maximum"):
+        assert f"| `{name}(" in page

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import sympy
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from gradcheck.language import ops
+from gradcheck.language.parser import parse
+from gradcheck.language.shapes import infer
+from gradcheck.language.tree import render, variables
 from gradcheck.strategies import matrices
+from gradcheck.values.evaluate import evaluate
 
 ELEMENTWISE = [op for op in ops.OPS.values() if op.kind == "elementwise"]
 BINARY = [op for op in ops.OPS.values() if op.kind == "binary"]
@@ -101,3 +106,59 @@ def test_every_function_has_a_unique_spelling():
     assert set(ops.FUNCTIONS.values()) <= set(ops.OPS)
     assert ops.lookup_function("σ") is ops.OPS["sigmoid"]
     assert ops.lookup_function("nope") is None
+
+
+# ----- every operator has every rule it needs (docs/contributing.md) -----
+
+CORE = [op for op in ops.OPS.values() if op.expand is None or op.options]
+DERIVED = [op for op in ops.OPS.values() if op.expand is not None]
+
+
+@pytest.mark.parametrize("op", [o for o in CORE if o.kind not in ("dot", "constructor")],
+                         ids=lambda op: op.name)
+def test_every_operator_has_its_rules(op):
+    from gradcheck.exact import ball_eval, closed_eval, closed_form
+    from gradcheck.values import bounded
+
+    assert callable(closed_form.rule(op.name))  # the vjp column or closed_form.RULES
+    assert op.name in bounded._BOUNDED, "a rounding rule in gradcheck.values.bounded"
+    if op.vjp is not None:
+        assert len(op.vjp) == op.arity
+        for text in op.vjp:  # each parses, in the names a rule may use
+            assert not text or set(variables(parse(text))) <= {"g", "a", "b", "out"}
+    constructors = {o.name for o in ops.OPS.values() if o.kind == "constructor"}
+    assert closed_eval.RATIONAL - constructors <= set(closed_eval._EXACT) | {"pow"}
+    assert ball_eval.COVERED <= set(ops.OPS)
+
+
+def test_a_missing_rule_names_the_operator(monkeypatch):
+    from gradcheck.exact import closed_form
+
+    monkeypatch.setitem(ops.OPS, "tanh", dataclasses.replace(ops.OPS["tanh"], vjp=None))
+    with pytest.raises(closed_form.MissingRule, match="'tanh' has no closed-form rule"):
+        closed_form.rule("tanh")
+
+
+@pytest.mark.parametrize("op", DERIVED, ids=lambda op: op.name)
+@given(data=st.data())
+def test_derived_operators_agree_with_their_reference(op, data):
+    """The definition in the language, typed and evaluated, against the row's
+    own NumPy reference, for argument shapes the row says it takes."""
+    out = data.draw(st.sampled_from([(1, 1), (2, 2), (1, 3), (3, 1), (2, 3), (4, 2), (6, 2)]))
+    if op.arguments is not None:
+        forms = op.arguments(out, 3)
+        assume(forms)
+    else:
+        forms = [(((2, 3),) * op.arity, ())]
+    arg_shapes, options = data.draw(st.sampled_from(forms))
+    args = [data.draw(matrices(s)) for s in arg_shapes]
+    names = "ab"[:op.arity]
+    text = f"{op.name}(" + ", ".join([*names, *map(str, options)]) + ")"
+    typed = infer(parse(text), dict(zip(names, arg_shapes, strict=True)))
+    got = evaluate(typed.tree, dict(zip(names, args, strict=True)))
+    if options:
+        want = (np.sum if op.name == "sum" else np.mean)(args[0], axis=options[0], keepdims=True)
+    else:
+        want = np.asarray(op.num(*args)).reshape(typed.shape)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert render(typed.tree) == text  # printed as written

@@ -103,6 +103,7 @@ class Op:
     # its shape. Rules that need shapes (sum, mean, trace, softmax, pow) are
     # code in gradcheck.exact.closed_form.RULES.
     vjp: tuple[str, ...] | None = None
+    also: tuple[str, ...] = ()  # other spellings the grammar accepts, for the docs
 
     @property
     def is_function(self) -> bool:
@@ -309,11 +310,11 @@ _ROWS: list[Op] = [
     # a - b
     Op("sub", "binary", 2, lambda a, b: a - b, np.subtract, "difference", infix="-",
        precedence=PRECEDENCE_ADD, smooth=True,
-       vjp=("g", "-g")),
+       vjp=("g", "-g"), also=("a − b",)),
     Op("mul", "binary", 2, lambda a, b: a * b, np.multiply,
        "elementwise (Hadamard) product; also written ⊙", infix="*", precedence=PRECEDENCE_MUL,
        smooth=True,
-       vjp=("g*b", "g*a")),
+       vjp=("g*b", "g*a"), also=("a ⊙ b", "a ∘ b")),
     Op("div", "binary", 2, lambda a, b: a / b, np.divide, "elementwise quotient", infix="/",
        precedence=PRECEDENCE_MUL, domain=lambda a, b: b != 0,
        domain_text="division needs a nonzero divisor", pole=lambda a, b: b,
@@ -321,7 +322,7 @@ _ROWS: list[Op] = [
     Op("pow", "binary", 2, lambda a, b: a**b, np.power, "elementwise power; also written ^",
        infix="**", precedence=PRECEDENCE_POW, right_assoc=True, domain=_pow_domain,
        domain_text="a ** b needs a > 0 unless b is an integer (and a != 0 when b < 0)",
-       pole=lambda a, b: np.where(b < 0, a, 1.0)),
+       pole=lambda a, b: np.where(b < 0, a, 1.0), also=("a ^ b",)),
     # ----- products of matrices -----
     Op("matmul", "matmul", 2, lambda a, b: a * b, _matmul_np, "matrix product", infix="@",
        precedence=PRECEDENCE_MUL, smooth=True,
@@ -329,15 +330,15 @@ _ROWS: list[Op] = [
     Op("dot", "dot", 2, lambda a, b: None, lambda a, b: None,
        "the product as printed in notes (· ×, or writing operands side by side): the matrix "
        "product when the inner dimensions agree, else the elementwise product",
-       infix="·", precedence=PRECEDENCE_MUL),
+       infix="·", precedence=PRECEDENCE_MUL, also=("a × b", "a ⋅ b", "a b")),
     # ----- unary operators -----
     Op("neg", "elementwise", 1, lambda a: -a, np.negative, "negation", prefix="-",
        precedence=PRECEDENCE_UNARY, smooth=True,
-       vjp=("-g",)),
+       vjp=("-g",), also=("−a",)),
     Op("transpose", "matrix", 1, lambda m: m.T, lambda a: np.swapaxes(a, -1, -2),
        "transpose; also xᵀ, transpose(x)",
        postfix=".T", precedence=PRECEDENCE_POSTFIX, smooth=True,
-       vjp=("g.T",)),
+       vjp=("g.T",), also=("aᵀ", "transpose(a)")),
     # ----- elementwise functions -----
     Op("exp", "elementwise", 1, sympy.exp, np.exp, "exponential", latex=r"\exp", smooth=True,
        vjp=("g*out",)),
@@ -408,7 +409,8 @@ _ROWS: list[Op] = [
     Op("softmax", "matrix", 1, _softmax_sym, _softmax_np, "softmax of each row", smooth=True),
     # ----- derived operators (expand: definitions in the language) -----
     Op("logsumexp", "reduce", 1, lambda m: _one(sympy.log(sympy.Add(*m.applyfunc(sympy.exp)))),
-       _logsumexp_np, "log of the sum of exp of all entries",
+       _logsumexp_np, "log of the sum of exp of all entries (defined as log(sum(exp(a))), "
+       "so entries beyond exp's range, about 709, overflow)",
        expand=lambda s, o: "log(sum(exp(a)))", smooth=True),
     Op("log_softmax", "matrix", 1, lambda m: _softmax_sym(m).applyfunc(sympy.log),
        _log_softmax_np, "log of the softmax of each row", expand=lambda s, o: "log(softmax(a))",

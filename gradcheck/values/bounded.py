@@ -92,7 +92,7 @@ class Bounded(Evaluator[Pair]):
             if node.op in LU_OPS and not self.conditioned:
                 v, e = _lu(node.op, conditioned=False)(*args)
             else:
-                v, e = _BOUNDED[node.op](*args)
+                v, e = _rule(node.op)(*args)
         # Gradual underflow loses up to half the least subnormal per rounding.
         inner = (node.args[0].shape or (1, 1))[1] if node.op == "matmul" else \
             (node.args[0].shape or (1, 1))[0] ** 2 if node.op in ("sum", "mean", "trace") else 1
@@ -237,3 +237,10 @@ _BOUNDED: dict[str, Callable[..., Pair]] = {
     "relu": _function("relu", lambda x, v: np.ones_like(x), ulps=0),
     "sign": _jump("sign"), "step": _jump("step"),
 }
+
+
+def _rule(op: str) -> Callable[..., Pair]:
+    if op not in _BOUNDED:
+        raise LookupError(f"operator {op!r} has no rounding rule in gradcheck.values.bounded "
+                          "(see docs/contributing.md)")
+    return _BOUNDED[op]
