@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gradcheck import quiet_imports as _quiet_imports  # noqa: F401  (first of all)
 from gradcheck.api import assert_gradient as assert_gradient
 from gradcheck.api import check as check
 from gradcheck.api import derivative as derivative

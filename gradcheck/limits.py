@@ -59,6 +59,7 @@ TERMS = 500_000  # operations in the SymPy expressions of any one matrix the exa
 TIMEOUT = 60.0  # seconds of symbolic work one check may spend
 REPEAT = 0.25  # seconds between the budget's signals once it has run out
 AGAIN = 0.001  # seconds before a signal is sent again when one was dropped
+FOREVER = 1e7  # seconds (115 days): a budget beyond this is no budget (setitimer's range)
 
 # Deep trees and the interpreter's stack. The stages, and SymPy's own
 # differentiation, substitution and evaluation, recurse over the tree: from
@@ -197,6 +198,22 @@ def _stack_for(depth: int) -> Iterator[int]:
             sys.setrecursionlimit(max([_saved, *_raised]))
 
 
+def _restore(handler: Any, host_at: float, host_interval: float) -> None:
+    """Our timer off, the host's handler and timer back (a deadline that fell due
+    while the handler could not be called is delivered now)."""
+    while True:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            if handler is not None:
+                signal.signal(signal.SIGALRM, handler)
+            if math.isfinite(host_at):
+                delay = max(host_at - time.monotonic(), AGAIN)
+                signal.setitimer(signal.ITIMER_REAL, delay, host_interval)
+            return
+        except _Expired:  # our own last signal, arriving as we leave: once more
+            continue
+
+
 class _Expired(BaseException):
     """The budget ran out. Not an Exception, so that code which catches
     every Exception cannot swallow it."""
@@ -211,19 +228,43 @@ class Budget:
 
     @contextmanager
     def section(self, what: str) -> Iterator[None]:
+        """Run the body within the seconds left, by SIGALRM (main thread only).
+
+        The host's own alarm survives: its handler and its interval timer are
+        saved, its deadline is kept (its handler is called when it falls due
+        during the section), and both are restored afterwards."""
         usable = (hasattr(signal, "setitimer")
                   and threading.current_thread() is threading.main_thread())
-        if not usable or math.isinf(self.left):
+        if not usable or self.left > FOREVER:
             yield
             return
         if self.left <= 0:
             raise self._error(what)
 
         leaving = False
+        start = time.monotonic()
+        own_at = start + self.left
+        host_at, host_interval = math.inf, 0.0
+        previous: Any = None
+
+        def arm() -> None:
+            delay = min(own_at, host_at) - time.monotonic()
+            # Repeated every REPEAT seconds, should a signal be lost all the same.
+            signal.setitimer(signal.ITIMER_REAL, max(delay, AGAIN), REPEAT)
 
         def expire(signum: int, frame: Any) -> None:
-            if not leaving:
+            nonlocal host_at
+            if leaving:
+                return
+            now = time.monotonic()
+            if host_at <= now and callable(previous):  # the host's alarm falls due
+                host_at = now + host_interval if host_interval > 0 else math.inf
+                arm()
+                previous(signum, frame)
+                return
+            if now >= own_at - AGAIN:
                 raise _Expired()
+            arm()
 
         # The signal may arrive while a gc callback or a finalizer runs (as
         # Hypothesis's do), where Python reports an exception as unraisable
@@ -236,20 +277,20 @@ class Budget:
             elif not leaving:
                 signal.setitimer(signal.ITIMER_REAL, AGAIN, REPEAT)
 
-        previous = signal.signal(signal.SIGALRM, expire)
-        sys.unraisablehook = dropped
-        start = time.monotonic()
-        # Repeated every REPEAT seconds after the budget, should it be lost all the same.
-        signal.setitimer(signal.ITIMER_REAL, self.left, REPEAT)
         try:
+            previous = signal.signal(signal.SIGALRM, expire)
+            host_delay, host_interval = signal.setitimer(signal.ITIMER_REAL, 0)
+            if host_delay > 0:
+                host_at = start + host_delay
+            sys.unraisablehook = dropped
+            arm()
             yield
         except _Expired:
             leaving = True
             raise self._error(what) from None
         finally:
             leaving = True
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            _restore(previous, host_at, host_interval)
             sys.unraisablehook = unraisable_hook
             self.left -= time.monotonic() - start
 
