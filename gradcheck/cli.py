@@ -37,7 +37,32 @@ def main() -> None:
     differences) against the one you derived."""
 
 
-@main.command()
+class _Check(click.Command):
+    """``check``, where the expression may begin with a minus (cross-entropy,
+    ``-sum(y*log(p))``): a word that begins with ``-`` and is no option of the
+    command is the expression, wherever it stands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {o for p in self.params if isinstance(p, click.Option) and not p.is_flag
+                       for o in p.opts}
+        known = {o for p in self.get_params(ctx) for o in (*p.opts, *p.secondary_opts)}
+        words, i = list(args), 0
+        while i < len(words):
+            word = words[i]
+            if word == "--":
+                break
+            if word in takes_value:
+                i += 2  # the option and its value, which may begin with a minus
+                continue
+            if word.startswith("-") and len(word) > 1 and word.split("=", 1)[0] not in known \
+                    and not word.startswith("--"):
+                words = [*words[:i], *words[i + 1:], "--", word]
+                break
+            i += 1
+        return super().parse_args(ctx, words)
+
+
+@main.command(cls=_Check)
 @click.argument("expression")
 @click.option("--wrt", multiple=True, metavar="NAME",
               help="Variable to differentiate by; repeat for several. Default: all.")

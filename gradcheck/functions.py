@@ -42,6 +42,7 @@ from gradcheck.language.tree import variables as names_in
 from gradcheck.numeric import engine as numeric
 from gradcheck.numeric import user_code
 from gradcheck.numeric.stencils import EPS
+from gradcheck.report.formats import html_report
 from gradcheck.report.text import function_text
 from gradcheck.values.evaluate import Trace
 
@@ -96,6 +97,15 @@ class FunctionResult:
 
     def __str__(self) -> str:
         return self.report()
+
+    def __repr__(self) -> str:
+        verdict = {"pass": "PASS", "fail": "FAIL", "undecided": "CANNOT JUDGE"}[self.verdict]
+        return f"<FunctionResult {verdict} against {self.reference}: " \
+               f"{', '.join(self.inputs)}>"
+
+    def _repr_html_(self) -> str:
+        """The report in a notebook, the verdict coloured."""
+        return html_report(self.report(), self.verdict)
 
 
 def check_function(forward: Callable[..., Any], backward: Callable[..., Any], *,

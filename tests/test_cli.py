@@ -181,3 +181,15 @@ def test_engine_option(runner):
     assert "exact (SymPy, exact)" in sympy_.output
     bad = run(runner, "sum(X@X)", "--let", "X=2x2", "--engine", "fast")
     assert bad.exit_code == 2 and "'fast' is not one of" in bad.output
+
+
+def test_an_expression_may_begin_with_a_minus(runner):
+    """-sum(…) is the expression, not an option, before or after the options."""
+    for args in (["check", "-sum(log(x))", "--let", "x=3x1", "--expect", "-1/x"],
+                 ["check", "--let", "x=3x1", "--expect", "-1/x", "-sum(log(x))"],
+                 ["check", "--let", "x=3x1", "--expect", "-1/x", "--", "-sum(log(x))"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "PASS: exact, numeric and claimed agree on all 3 entries" in result.output
+    result = runner.invoke(main, ["check", "sum(x)", "--let", "x=3x1", "--bogus"])
+    assert result.exit_code == 2 and "No such option '--bogus'" in result.output

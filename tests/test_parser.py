@@ -128,3 +128,9 @@ def test_not_a_string():
 def test_render_then_parse_is_the_identity(expr):
     tree = parse(expr.text)
     assert parse(render(tree)) == tree
+
+
+def test_a_comparison_points_to_step():
+    with pytest.raises(ParseError) as info:
+        parse("a > 0")
+    assert "step(a)" in info.value.hint

@@ -132,3 +132,19 @@ def test_wants_color_on_a_terminal_only_and_never_with_no_color(clean_env):
     assert wants_color(io.StringIO(), force_terminal=True)
     clean_env.setenv("TERM", "dumb")
     assert not wants_color(io.StringIO(), force_terminal=True)
+
+
+def test_results_show_their_verdict_in_a_repl_and_a_notebook():
+    import numpy as np
+
+    r = gradcheck.check("sum(z*z)", at={"z": [[1, 2]]}, expect="z")
+    assert repr(r) == "<CheckResult FAIL 'sum(z*z)': ∂f/∂z, 2 entries>"
+    assert repr(r["z"]) == "<Gradient ∂f/∂z FAIL, 1×2>"
+    html = r._repr_html_()
+    assert html.startswith('<pre class="gradcheck">f = sum(z*z)')
+    assert '<b style="color:#cf222e">FAIL: 2 of 2 entries disagree (∂f/∂z)</b></pre>' in html
+    f = gradcheck.check_function(lambda x: np.tanh(x),
+                                 lambda g, x: {"x": g * (1 - np.tanh(x) ** 2)},
+                                 at={"x": np.ones((2, 2))})
+    assert repr(f) == "<FunctionResult PASS against finite differences: x>"
+    assert '<b style="color:#1a7f37">PASS: backward agrees' in f._repr_html_()

@@ -104,3 +104,12 @@ def test_unknown_name_hints():
     ((1, 1), (4, 5), (4, 5)), ((3, 2), (2, 3), None), ((3, 2), (3, 3), None)])
 def test_broadcast(a, b, out):
     assert broadcast(a, b) == out
+
+
+def test_a_call_to_a_function_the_language_lacks_says_so():
+    with pytest.raises(NameLookupError, match="unknown name 'sech'") as info:
+        infer(parse("sum(sech(x))"), S, text="sum(sech(x))")
+    assert info.value.hint.startswith("called like a function, but the language has no "
+                                      "function 'sech'")
+    # a product written as a call is still read as one when the name has a shape
+    assert infer(parse("w(x)"), {"w": (1, 3), "x": (3, 2)}).text == "w@x"

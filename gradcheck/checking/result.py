@@ -31,6 +31,7 @@ class Views:
 
     render: Callable[[CheckResult, str], str] | None = None
     as_dict: Callable[[CheckResult], dict[str, Any]] | None = None
+    html: Callable[[CheckResult], str] | None = None
 
 
 VIEWS = Views()
@@ -145,6 +146,10 @@ class Gradient:
         """Entries the error bounds leave undecided (up to 10,000 listed)."""
         return self.comparison.undecided
 
+    def __repr__(self) -> str:
+        return f"<Gradient ∂f/∂{self.name} {_VERDICTS[self.verdict]}, " \
+               f"{'×'.join(map(str, self.shape))}>"
+
     def held(self, field: str) -> Any:
         """``exact``, ``numeric``, ``numeric_error`` or ``exact_error`` as
         kept: an array, None, or a :class:`~gradcheck.values.sparse.Sparse` not made
@@ -231,3 +236,18 @@ class CheckResult:
 
     def __str__(self) -> str:
         return self.report()
+
+    def __repr__(self) -> str:
+        by = ", ".join(f"∂f/∂{g.name}" for g in self.gradients)
+        entries = sum(int(np.prod(g.shape)) * self.output_shape[0] * self.output_shape[1]
+                      for g in self.gradients)
+        return f"<CheckResult {_VERDICTS[self.verdict]} {self.expression!r}: {by}, " \
+               f"{entries} entries>"
+
+    def _repr_html_(self) -> str:
+        """The report in a notebook, the verdict coloured."""
+        assert VIEWS.html is not None, "import gradcheck installs the report stage"
+        return VIEWS.html(self)
+
+
+_VERDICTS = {"pass": "PASS", "fail": "FAIL", "undecided": "CANNOT JUDGE"}

@@ -286,7 +286,10 @@ def _syntax_error(e: UnexpectedInput, line: str) -> ParseError:
         pos = e.pos_in_stream or 0
         char = line[pos] if pos < len(line) else ""
         hint = None
-        if char in "=;:{}!&|<>`$#%?\\\"":
+        if char in "<>" or line[pos:pos + 2] in ("==", "!="):
+            hint = ("the language has no comparisons; for the 0/1 mask of a > 0 write "
+                    "step(a) (the derivative of relu), and sign(a) for -1/0/1")
+        elif char in "=;:{}!&|`$#%?\\\"":
             hint = "the language has no statements or comparisons: write one expression"
         return ParseError(f"unexpected character {char!r}", text=line,
                           column=pos + 1, hint=hint)

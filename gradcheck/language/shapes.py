@@ -142,6 +142,8 @@ class _Checker:
         op = ops.OPS[node.op]
         if op.kind == "constructor":
             return self.constructor(node, op)
+        if op.kind == "dot":
+            self.unknown_function(node)
         args = tuple(self.visit(a) for a in node.args)
         shapes = [a.shape for a in args]
         assert all(s is not None for s in shapes)
@@ -192,6 +194,19 @@ class _Checker:
         origin = dataclasses.replace(node, args=values + tuple(
             dataclasses.replace(a, shape=(1, 1)) for a in options), shape=typed.shape)
         return dataclasses.replace(typed, origin=origin)
+
+    def unknown_function(self, node: Call) -> None:
+        """``sech(a)`` with no variable ``sech``: written as a call, so most likely a
+        function the language lacks (``w(x)``, a product, needs w's value)."""
+        name = node.args[0]
+        if isinstance(name, Var) and name.name not in self.shapes \
+                and name.span[1] == node.at and node.at > 0:
+            closest = suggest(name.name, list(ops.FUNCTIONS))
+            raise self.error(
+                NameLookupError, f"unknown name '{name.name}'", name,
+                closest or f"called like a function, but the language has no function "
+                f"'{name.name}' (see the language reference); if {name.name}(…) is a product, "
+                f"give '{name.name}' a value or a shape")
 
     def check_size(self, node: Node, shape: Shape, what: str) -> None:
         entries = current().entries

@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import html
 import json
 
 from gradcheck.checking import result as _result
@@ -20,7 +21,7 @@ from gradcheck.checking.result import CheckResult
 from gradcheck.report import export
 from gradcheck.report.text import text
 
-__all__ = ["render"]
+__all__ = ["html_report", "render"]
 
 
 def render(result: CheckResult, format: str = "text", *, color: bool = False) -> str:
@@ -34,5 +35,16 @@ def render(result: CheckResult, format: str = "text", *, color: bool = False) ->
     raise ValueError(f"unknown report format {format!r}; use text, json or latex")
 
 
+_COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "undecided": "#9a6700"}
+
+
+def html_report(text: str, verdict: str) -> str:
+    """A text report as HTML for notebooks: preformatted, the verdict line coloured."""
+    body, _, last = text.rstrip("\n").rpartition("\n")
+    return (f'<pre class="gradcheck">{html.escape(body)}\n'
+            f'<b style="color:{_COLOURS[verdict]}">{html.escape(last)}</b></pre>')
+
+
 _result.VIEWS.render = render
+_result.VIEWS.html = lambda r: html_report(text(r), r.verdict)
 _result.VIEWS.as_dict = export.as_dict
