@@ -10,6 +10,7 @@ set; ``--plot`` imports matplotlib (:mod:`gradcheck.report.plot`) only when give
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import sys
@@ -35,6 +36,34 @@ _NAME = re.compile(rf"^\s*({NAME_PATTERN})\s*=(.*)$", re.DOTALL)
 def main() -> None:
     """Check matrix derivatives: exact (SymPy) against numeric (finite
     differences) against the one you derived."""
+    for stream in (sys.stdout, sys.stderr):
+        _plain_where_needed(stream)
+
+
+# ASCII spellings of the report's symbols, for a terminal or file whose
+# encoding lacks them (PYTHONIOENCODING=latin-1, a cp1252 console).
+_ASCII = {"∂": "d", "×": "x", "·": ".", "ᵀ": "^T", "σ": "sigma", "−": "-", "⊙": "*", "∘": "*",
+          "≤": "<=", "≥": ">=", "…": "...", "→": "->", "′": "'", "±": "+-", "≈": "~",
+          "‖": "||", "⁻": "^-", "¹": "1", "²": "2", "ε": "eps", "κ": "kappa", "√": "sqrt"}
+
+
+def _ascii_spelling(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeEncodeError)
+    bad = error.object[error.start:error.end]
+    return "".join(_ASCII.get(c, "?") for c in bad), error.end
+
+
+codecs.register_error("gradcheck-ascii", _ascii_spelling)
+
+
+def _plain_where_needed(stream: Any) -> None:
+    """Write symbols the stream's encoding lacks in ASCII instead of failing."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        "∂×·ᵀσ".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="gradcheck-ascii")
 
 
 class _Check(click.Command):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import sympy
@@ -294,3 +296,23 @@ def test_huge_exact_powers_are_refused_at_once():
     with pytest.raises(gradcheck.LimitError, match="exponent too large for exact arithmetic"):
         gradcheck.check("sum(x)", at={"x": "3**30000000"})
     assert gradcheck.check("x**3", at={"x": 2.0}).passed
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"at": [("x", 1)]}, "at must be a mapping of names"),
+    ({"shapes": [("x", (1, 1))]}, "shapes must be a mapping of names"),
+    ({"at": {"x": [[1.0]]}, "wrt": 1}, "wrt must be a variable name or a list of names"),
+    ({"at": {"x": [[1.0]]}, "wrt": b"x"}, "wrt must be a variable name or a list of names"),
+    ({"at": {"x": 10**400}}, "the value of 'x' is not finite in float64"),
+    ({"at": {"x": sympy.Matrix(0, 0, [])}}, "the value of 'x' has shape (0, 0)"),
+    ({"at": {"x": [[True]]}}, "the value of 'x' is boolean"),
+])
+def test_bad_arguments_are_one_option_error(kwargs, message):
+    with pytest.raises(gradcheck.OptionError, match=re.escape(message)):
+        gradcheck.check("sum(x*x)", **kwargs)
+
+
+def test_names_with_two_leading_underscores_are_refused():
+    with pytest.raises(gradcheck.ParseError, match="unknown name '__class__'"):
+        gradcheck.check("sum(__class__)", at={"__class__": [[1.0]]})
+    assert gradcheck.check("sum(x*x)", at={"x": [[1.0]]}, wrt=(n for n in ["x"])).passed

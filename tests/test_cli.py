@@ -193,3 +193,23 @@ def test_an_expression_may_begin_with_a_minus(runner):
         assert "PASS: exact, numeric and claimed agree on all 3 entries" in result.output
     result = runner.invoke(main, ["check", "sum(x)", "--let", "x=3x1", "--bogus"])
     assert result.exit_code == 2 and "No such option '--bogus'" in result.output
+
+
+def test_an_output_encoding_without_the_symbols_gets_ascii_spellings():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    out = subprocess.run([sys.executable, "-m", "gradcheck", "check", "sum(σ(x))", "--let",
+                          "x=2x1"], capture_output=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert b"df/dx: gradient" in out.stdout and b"Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("number", ["1" + "0" * 400, "0." + "3" * 4400, "1e99999999", "10e300",
+                                    "0.001e-298"])
+def test_number_literals_out_of_range_are_one_error(runner, number):
+    result = runner.invoke(main, ["check", f"sum(x)*{number}", "--let", "x=1x1"])
+    assert result.exit_code == 2
+    assert "Error: number" in result.output and "Traceback" not in result.output

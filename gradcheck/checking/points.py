@@ -95,9 +95,18 @@ def to_value(value: Any, name: str = "") -> Value:
     if isinstance(value, str):
         return constant(value, name)
     if isinstance(value, sympy.MatrixBase):
+        if 0 in value.shape:
+            raise OptionError(f"the value of '{name}' has shape {value.shape}",
+                              hint="gradcheck works with 2-D matrices of at least one entry")
         return _checked(sympy.ImmutableMatrix(value), name)
+    if np.asarray(value).dtype == bool:
+        raise OptionError(f"the value of '{name}' is boolean",
+                          hint="give numbers (1.0 and 0.0 for True and False)")
     try:
         array = np.array(value, dtype=np.float64)
+    except OverflowError:
+        raise OptionError(f"the value of '{name}' is not finite in float64",
+                          hint="values must be finite real numbers") from None
     except (TypeError, ValueError):
         raise OptionError(f"the value of '{name}' is not a real matrix: {value!r:.60}",
                           hint="give a number, nested lists or a NumPy array of reals") from None

@@ -65,6 +65,10 @@ def check_tolerances(atol: float, rtol: float) -> None:
 def prepare(expr: str, at: Mapping[str, Any] | None, shapes: Mapping[str, Any] | None,
             seed: int, budget: Budget | None = None) -> Problem:
     tree = parse(expr)
+    for what, given in (("at", at), ("shapes", shapes)):
+        if given is not None and not isinstance(given, Mapping):
+            raise OptionError(f"{what} must be a mapping of names, got {type(given).__name__}",
+                              hint=f"write {what}={{'x': ...}}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise OptionError(f"seed must be a whole number >= 0, got {seed!r}")
     with (budget or Budget(TIMEOUT)).section("the values"):
@@ -116,7 +120,11 @@ def variables_to_check(wrt: str | Iterable[str] | None, problem: Problem) -> lis
                           hint="write the expression in named variables, e.g. sum(x * x)")
     if wrt is None:
         return known
-    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    names = [wrt] if isinstance(wrt, str) else list(wrt) if isinstance(
+        wrt, Iterable) and not isinstance(wrt, (bytes, Mapping)) else None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise OptionError(f"wrt must be a variable name or a list of names, got {wrt!r:.60}",
+                          hint="write wrt='x' or wrt=['x', 'W']")
     if not names:
         raise OptionError("wrt is empty", hint="name at least one variable, or leave wrt out")
     for n in names:

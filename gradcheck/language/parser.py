@@ -36,6 +36,7 @@ __all__ = ["GRAMMAR", "MAX_DEPTH", "MAX_LENGTH", "NAME_PATTERN", "parse"]
 MAX_LENGTH = LENGTH  # characters of input, by default (max_length=, --max-length)
 MAX_DEPTH = DEPTH  # nesting of the tree, by default (max_depth=, --max-depth)
 MAX_EXPONENT = 300  # largest decimal exponent a number literal may have
+MAX_DIGITS = 400  # most digits a number literal may have
 
 NAME_PATTERN = r"(?!ᵀ)[^\W\d](?:(?!ᵀ)\w)*"  # a name: letters, digits, _; never ᵀ
 
@@ -184,14 +185,30 @@ class _Build(Transformer[Token, Node]):
     def number(self, items: list[Any]) -> Num:
         (tok,) = items
         mantissa, _, exponent = tok.lower().partition("e")
-        if exponent and abs(int(exponent)) > MAX_EXPONENT:
+        whole, _, fraction = mantissa.partition(".")
+        digits = len(whole) + len(fraction)
+        if digits > MAX_DIGITS:
+            raise ParseError(
+                f"number with {digits} digits", text=self.text, column=tok.start_pos + 1,
+                width=len(tok), hint=f"write at most {MAX_DIGITS} digits (float64 keeps 17), "
+                                     "or use an exponent: 1e30")
+        # the decimal exponent of the leading digit: 1234.5 is 1.2345e3
+        lead = len(whole.lstrip("0")) - 1 if whole.strip("0") else \
+            -(len(fraction) - len(fraction.lstrip("0")) + 1)
+        if exponent and len(exponent.lstrip("+-")) > 6 \
+                or abs((int(exponent) if exponent else 0) + lead) > MAX_EXPONENT \
+                and mantissa.strip("0.") != "":
             raise ParseError(
                 "number out of range", text=self.text, column=tok.start_pos + 1,
-                width=len(tok), hint=f"exponents beyond ±{MAX_EXPONENT} are not supported")
+                width=len(tok), hint=f"numbers beyond 1e±{MAX_EXPONENT} are not supported")
         return Num(Fraction(str(tok)), span=_span(tok))
 
     def name(self, items: list[Any]) -> Var:
         (tok,) = items
+        if str(tok).startswith("__"):
+            raise ParseError(f"unknown name '{tok}'", text=self.text,
+                             column=tok.start_pos + 1, width=len(tok),
+                             hint="names may not begin with two underscores")
         return Var(str(tok), span=_span(tok))
 
     def call(self, items: list[Any]) -> Node:
