@@ -146,6 +146,14 @@ def _check_function(forward: Callable[..., Any], backward: Callable[..., Any],
                     at: Mapping[str, Any], wrt: str | Sequence[str] | None, expr: str | None,
                     mask: Mapping[str, Any] | None, upstreams: int, atol: float, rtol: float,
                     seed: int, method: str) -> FunctionResult:
+    if not isinstance(at, Mapping):
+        raise OptionError(f"at must be a mapping of input names, got {type(at).__name__}",
+                          hint="write at={'x': x, 'W': W}")
+    if method not in numeric.METHODS:
+        raise OptionError(f"unknown method {method!r}", hint=suggest(str(method), numeric.METHODS)
+                          or "choose from " + ", ".join(numeric.METHODS))
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise OptionError(f"seed must be a whole number >= 0, got {seed!r}")
     given = {str(n): _array(v, str(n)) for n, v in at.items()}
     names = _names(wrt, given)
     masks = _masks(mask, given)
@@ -263,6 +271,8 @@ def _forward(forward: Callable[..., Any], inputs: Mapping[str, np.ndarray]
     computed in; it must be finite and the same twice (a forward that draws
     noise passes any backward, or fails a right one)."""
     raw = forward(**_copy(inputs))
+    if raw is None:
+        raise FunctionError("forward returned None", hint="return the output array")
     if hasattr(raw, "detach") and hasattr(raw, "numpy"):  # a torch tensor
         raw = raw.detach().cpu().numpy()
     dtype = np.asarray(raw).dtype
@@ -320,7 +330,11 @@ def _names(wrt: str | Sequence[str] | None, inputs: Mapping[str, np.ndarray]) ->
             raise OptionError("no floating-point input to differentiate by",
                               hint="give at least one input as floats, or name it in wrt=")
         return names
-    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    names = [wrt] if isinstance(wrt, str) else list(wrt) if isinstance(
+        wrt, Sequence) and not isinstance(wrt, bytes) else None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise OptionError(f"wrt must be an input name or a list of names, got {wrt!r:.60}",
+                          hint="write wrt='x' or wrt=['x', 'W']")
     for n in names:
         if n not in inputs:
             raise OptionError(f"'{n}' is not one of the inputs",

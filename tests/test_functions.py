@@ -262,3 +262,17 @@ def test_a_layer_at_real_size_is_checked_by_groups():
     wrong = gradcheck.check_function(
         _tanh_layer, lambda u, x, W, b: {**_tanh_back(u, x, W, b), "b": np.zeros(16)}, at=at)
     assert {m.variable for m in wrong.mismatches} == {"b"}
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"method": "bogus"}, gradcheck.OptionError, "unknown method 'bogus'"),
+    ({"seed": -1}, gradcheck.OptionError, "seed must be a whole number >= 0"),
+    ({"at": [("x", np.ones((2, 2)))]}, gradcheck.OptionError, "at must be a mapping"),
+    ({"wrt": 1}, gradcheck.OptionError, "wrt must be an input name or a list of names"),
+    ({"forward": lambda x: None}, gradcheck.FunctionError, "forward returned None"),
+])
+def test_bad_arguments_to_check_function_are_one_error(kwargs, error, message):
+    args = {"forward": np.tanh, "backward": lambda g, x: {"x": g * (1 - np.tanh(x) ** 2)},
+            "at": {"x": np.ones((2, 2))}, **kwargs}
+    with pytest.raises(error, match=message):
+        gradcheck.check_function(args.pop("forward"), args.pop("backward"), **args)
