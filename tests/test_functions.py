@@ -276,3 +276,24 @@ def test_bad_arguments_to_check_function_are_one_error(kwargs, error, message):
             "at": {"x": np.ones((2, 2))}, **kwargs}
     with pytest.raises(error, match=message):
         gradcheck.check_function(args.pop("forward"), args.pop("backward"), **args)
+
+
+@pytest.mark.parametrize("distance", [1e-5, -1e-5, 1e-6])
+def test_a_relu_pre_activation_just_beside_the_kink_is_no_false_alarm(distance):
+    """Every central difference straddles a kink 1e-5 away alike, so their
+    agreement hid it and a right backward failed; the kink now shows in the
+    bound, and smaller steps find the true slope."""
+    def forward(x, W, b):
+        return np.maximum(x @ W + b, 0)
+
+    def backward(g, x, W, b, wrong=False):
+        m = (x @ W + b > 0) * g
+        return {"x": m @ W.T, "W": x.T @ (g if wrong else m), "b": m.sum(0)}
+
+    x = np.array([[1.0, 0.5, -0.25], [0.3, -0.7, 0.9]])
+    W = np.array([[0.5, -0.25], [0.75, 0.5], [-0.5, 1.0]])
+    b = np.array([distance - (x @ W)[0, 0], 0.1])
+    at = {"x": x, "W": W, "b": b}
+    assert gradcheck.check_function(forward, backward, at=at).verdict == "pass"
+    wrong = gradcheck.check_function(forward, lambda g, **v: backward(g, **v, wrong=True), at=at)
+    assert wrong.verdict == "fail"
