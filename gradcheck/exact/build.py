@@ -4,8 +4,10 @@ would write it.
 
 >>> from gradcheck.language.tree import Var, render
 >>> x, y = Var("x", shape=(2, 2)), Var("y", shape=(2, 2))
->>> render(mul(x, ones((2, 2)))), render(transpose(matmul(x, y))), render(add(matmul(x, y), matmul(y, y)))
-('x', 'y.T@x.T', '(x+y)@y')
+>>> render(mul(x, ones((2, 2)))), render(transpose(matmul(x, y)))
+('x', 'y.T@x.T')
+>>> render(add(matmul(x, y), matmul(y, y)))
+'(x+y)@y'
 """
 
 from __future__ import annotations
