@@ -47,20 +47,18 @@ import numpy as np
 from gradcheck import progress
 from gradcheck.exact import ball_eval, balls
 from gradcheck.exact.closed_form import Derivative
-from gradcheck.language import ops, structure
-from gradcheck.language.tree import Call, Evaluator, Matrix, Node, Num, Var, distinct
-from gradcheck.values.bounded import LU_OPS, Bounded, U, required
+from gradcheck.exact.rational import EXACT_WORK, Exact, each, fractions_of, survey, work
+from gradcheck.language import structure
+from gradcheck.language.tree import Call, Node, distinct
+from gradcheck.values.bounded import LU_OPS, Bounded, U
 from gradcheck.values.sparse import Sparse, bound_array, dense, store_bound, zeros
 from gradcheck.values.value import Value
 
-__all__ = ["BALL_WORK", "CHUNK_BYTES", "EXACT_WORK", "Jacobian", "condition_bound", "evaluate",
+__all__ = ["BALL_WORK", "CHUNK_BYTES", "WIDE", "Jacobian", "Run", "condition_bound", "evaluate",
            "evaluate_bounded", "jacobian", "rounding_bound"]
 
-EXACT_WORK = 300_000  # fraction operations an exact evaluation may take
-CHUNK_BYTES = 64 * 2**20  # memory for one chunk of stacked cotangents and their images
 
-RATIONAL = {"add", "sub", "mul", "div", "neg", "matmul", "transpose", "sum", "mean", "trace",
-            "det", "inv", "abs", "relu", "sign", "step", "ones", "zeros", "eye"}
+CHUNK_BYTES = 64 * 2**20  # memory for one chunk of stacked cotangents and their images
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +84,7 @@ def jacobian(d: Derivative, values: Mapping[str, Value], sparse: bool = False) -
     product for each column of X@Y, not one for each entry); with
     ``sparse``, such a Jacobian comes back as its entries that may be
     nonzero (:class:`~gradcheck.values.sparse.Sparse`, and its bound likewise)."""
-    calls, names, rational = _survey(d.expression, values, d.cotangent)
+    calls, names, rational = survey(d.expression, values, d.cotangent)
     groups = found = None
     if d.form != "gradient" and d.of is not None:
         found = structure.columns(d.of, d.wrt)
@@ -95,9 +93,9 @@ def jacobian(d: Derivative, values: Mapping[str, Value], sparse: bool = False) -
     stored = found if sparse else None
     runs = 1 if d.form != "vjp" else d.f_shape[0] * d.f_shape[1]
     runs = runs if groups is None else groups.count
-    if rational and _work(calls) * runs <= EXACT_WORK:
-        env = {n: _fractions(values[n]) for n in names}
-        (out,) = _stacked(d, lambda g: (_Exact(env, g).value(d.expression),), object, groups,
+    if rational and work(calls) * runs <= EXACT_WORK:
+        env = {n: fractions_of(values[n]) for n in names}
+        (out,) = _stacked(d, lambda g: (Exact(env, g).value(d.expression),), object, groups,
                           stored)
         if isinstance(out, Sparse):
             return Jacobian(out.like(_floats(out.values)), None, "exact", out)
@@ -128,7 +126,7 @@ def rounding_bound(d: Derivative, values: Mapping[str, Value]) -> np.ndarray | N
     derivative makes at the point (dense, gradcheck's layout): the floor
     below which a claim computed in float64 cannot be told from the truth.
     None where float64 cannot evaluate it (a singular matrix)."""
-    calls, names, _ = _survey(d.expression, values, d.cotangent)
+    calls, names, _ = survey(d.expression, values, d.cotangent)
     fenv = {n: values[n].array.astype(np.float64) for n in names}
     try:
         with np.errstate(all="ignore"):
@@ -172,6 +170,8 @@ def condition_bound(d: Derivative, values: Mapping[str, Value], base: np.ndarray
 
 # Python-level ball operations a certification may take (per precision).
 BALL_WORK = 400_000
+
+
 WIDE = 2.0**-40  # a float64 bound beyond this relative size is refined with balls
 
 
@@ -241,10 +241,10 @@ def evaluate_bounded(tree: Node, values: Mapping[str, Value]) -> tuple[np.ndarra
     """:func:`evaluate`, and a bound on each entry's error (None where the
     value is exact or certified): float64's running bound, certified with
     balls where it is too wide to be of use and that is affordable."""
-    calls, names, rational = _survey(tree, values)
+    calls, names, rational = survey(tree, values)
     shape = tree.shape or (1, 1)
-    if rational and _work(calls) <= EXACT_WORK:
-        out = _Exact({n: _fractions(values[n]) for n in names}, None).value(tree)
+    if rational and work(calls) <= EXACT_WORK:
+        out = Exact({n: fractions_of(values[n]) for n in names}, None).value(tree)
         return np.array(np.broadcast_to(_floats(out), shape)), None
     with np.errstate(all="ignore"):
         value, error = Bounded({n: values[n].array.astype(np.float64) for n in names},
@@ -261,44 +261,6 @@ def evaluate_bounded(tree: Node, values: Mapping[str, Value]) -> tuple[np.ndarra
         value, error = certified, err
     return (np.array(np.broadcast_to(value, shape)),
             np.array(np.broadcast_to(error, shape)))
-
-
-def _survey(tree: Node, values: Mapping[str, Value],
-            cotangent: str | None = None) -> tuple[list[Call], set[str], bool]:
-    """The operations of an expression, the variables it reads, and whether
-    exact fractions can evaluate it (every operation and value rational)."""
-    nodes = distinct(tree)
-    calls = [n for n in nodes if isinstance(n, Call)]
-    rational = all(c.op in RATIONAL or (c.op == "pow" and _integer_exponent(c)) for c in calls)
-    rational = rational and not any(isinstance(n, Matrix) for n in nodes)
-    names = {n.name for n in nodes if isinstance(n, Var)} - {cotangent}
-    return calls, names, rational and all(values[n].rational for n in names)
-
-
-def _integer_exponent(c: Call) -> bool:
-    b = c.args[1]
-    return isinstance(b, Num) and b.value.denominator == 1
-
-
-def _work(calls: list[Call]) -> int:
-    """A count of the scalar operations an evaluation takes."""
-    total = 0
-    for c in calls:
-        rows, cols = c.shape or (1, 1)
-        inner = (c.args[0].shape or (1, 1))[1] if c.op == "matmul" else 1
-        cube = (c.args[0].shape or (1, 1))[0] ** 2 if c.op in ("det", "inv") else 1
-        total += rows * cols * inner * cube
-    return total
-
-
-def _fractions(v: Value) -> np.ndarray:
-    """The value's entries as fractions (a float is exactly a fraction)."""
-    if v.given is None:
-        out: np.ndarray = np.vectorize(Fraction, otypes=[object])(v.array)
-        return out
-    m = v.given
-    return np.array([[Fraction(int(e.p), int(e.q)) for e in m.row(i)] for i in range(m.rows)],
-                    dtype=object).reshape(m.shape)
 
 
 Run = Callable[[np.ndarray | None], tuple[np.ndarray, ...]]
@@ -375,7 +337,7 @@ def _grouped(d: Derivative, run: Run, dtype: Any, groups: structure.OutputGroups
     for start in range(0, groups.count, chunk):
         ds = np.arange(start, min(groups.count, start + chunk))
         g = (groups.color[None, :] == ds[:, None]).astype(np.int64)
-        parts = run((_each(Fraction)(g) if dtype is object else g.astype(dtype))
+        parts = run((each(Fraction)(g) if dtype is object else g.astype(dtype))
                     .reshape(len(ds), fr, fc))
         part, *bound = (np.broadcast_to(p, (len(ds), wr, wc)).reshape(len(ds), n) for p in parts)
         if (part[groups.source[ds] < 0] != 0).any():
@@ -410,7 +372,7 @@ def _confirmed(run: Run, rows: np.ndarray, bounds: np.ndarray | None,
     float64."""
     rng = np.random.default_rng(0)
     if bounds is None:
-        u = _each(Fraction)(rng.integers(-3, 4, size=f_shape)).reshape(-1)
+        u = each(Fraction)(rng.integers(-3, 4, size=f_shape)).reshape(-1)
     else:
         u = rng.standard_normal(f_shape).reshape(-1)
     direct = [np.broadcast_to(p, (1, *w_shape)).reshape(-1) for p in run(u.reshape(1, *f_shape))]
@@ -431,76 +393,3 @@ def _largest(d: Derivative) -> int:
 def _grid(a: Any, shape: tuple[int, int]) -> np.ndarray:
     """A value spread to w's shape (a constant derivative is computed 1×1)."""
     return np.array(np.broadcast_to(a, shape))
-
-
-class _Exact(Evaluator[np.ndarray]):
-    """Evaluation with fractions (object arrays); G is a stack or absent."""
-
-    def __init__(self, env: Mapping[str, np.ndarray], g: np.ndarray | None) -> None:
-        super().__init__()
-        self.env, self.g = env, g
-
-    def _value(self, node: Node) -> np.ndarray:
-        if isinstance(node, Num):
-            return np.array([[node.value]], dtype=object)
-        if isinstance(node, Var):
-            return self.env[node.name] if node.name in self.env else required(self.g)
-        assert isinstance(node, Call)
-        if ops.OPS[node.op].kind == "constructor":
-            sizes = (int(a.value) for a in node.args)  # type: ignore[union-attr]
-            return _each(Fraction)(np.asarray(ops.OPS[node.op].num(*sizes), dtype=np.int64))
-        a = [self.value(x) for x in node.args]
-        out: np.ndarray = _EXACT[node.op](*a)
-        return out
-
-
-def _gauss(a: np.ndarray) -> tuple[Fraction, np.ndarray]:
-    """Determinant and inverse of a square matrix of fractions (Gauss-Jordan)."""
-    n = a.shape[0]
-    m = [[Fraction(x) for x in row] + [Fraction(int(i == j)) for j in range(n)]
-         for i, row in enumerate(a.tolist())]
-    det = Fraction(1)
-    for col in range(n):
-        pivot = next((r for r in range(col, n) if m[r][col] != 0), None)
-        if pivot is None:
-            return Fraction(0), np.full((n, n), Fraction(0), dtype=object)
-        if pivot != col:
-            m[col], m[pivot] = m[pivot], m[col]
-            det = -det
-        p = m[col][col]
-        det *= p
-        m[col] = [x / p for x in m[col]]
-        for r in range(n):
-            if r != col and m[r][col] != 0:
-                f = m[r][col]
-                m[r] = [x - f * y for x, y in zip(m[r], m[col], strict=True)]
-    return det, np.array([row[n:] for row in m], dtype=object)
-
-
-def _each(fn: Callable[[Fraction], Fraction]) -> Callable[[np.ndarray], np.ndarray]:
-    vectorized = np.frompyfunc(fn, 1, 1)
-    return lambda a: np.asarray(vectorized(a), dtype=object)
-
-
-def _whole(x: Any) -> np.ndarray:
-    out = np.empty((1, 1), dtype=object)
-    out[0, 0] = x
-    return out
-
-
-_EXACT: dict[str, Callable[..., np.ndarray]] = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide,
-    "neg": np.negative, "matmul": np.matmul,
-    "pow": lambda a, b: _each(lambda x: x ** int(b[0, 0]))(a),
-    "transpose": lambda a: np.swapaxes(a, -1, -2),
-    "sum": lambda a: np.sum(a, axis=(-2, -1), keepdims=True),
-    "mean": lambda a: np.sum(a, axis=(-2, -1), keepdims=True) / Fraction(a.shape[-2]
-                                                                         * a.shape[-1]),
-    "trace": lambda a: _whole(sum(np.diagonal(a), Fraction(0))),
-    "det": lambda a: _whole(_gauss(a)[0]),
-    "inv": lambda a: _gauss(a)[1],
-    "abs": _each(abs),
-    "relu": _each(lambda x: x if x > 0 else Fraction(0)),
-    "sign": _each(lambda x: Fraction((x > 0) - (x < 0))),
-    "step": _each(lambda x: Fraction(1) if x > 0 else Fraction(0 if x < 0 else 1, 2)),
-}
