@@ -18,6 +18,9 @@ it checks both against the exact derivative of an expression instead.
 True
 >>> check_function(forward, backward, at=at, expr="tanh(x @ W)").passed
 True
+
+Longer than most modules: the orchestration of check_function and its judging of
+each upstream; reading the user's inputs and outputs is in checking/user_code.py.
 """
 
 from __future__ import annotations

@@ -30,6 +30,9 @@ always SCALE·m.
 ...             np.array([[2.0, 1.0001]]), atol=1e-10, rtol=1e-7)
 >>> [(m.index, m.kind) for m in v.mismatches]
 [((0, 1), 'claim')]
+
+Longer than most modules: the dense and the stored (sparse) comparisons and the
+three-way judging of a claim share their tolerance arithmetic, kept together.
 """
 
 from __future__ import annotations

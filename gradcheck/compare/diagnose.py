@@ -22,6 +22,9 @@ expression is still differentiated exactly, by the same engine.
 ...       "A": [[1, 0], [2, 1], [0, 1]]}
 >>> gradcheck.check("(x·y+z)·A+z", wrt="z", at=at, expect="A").gradients[0].diagnosis.kind
 'missing-term'
+
+Longer than most modules: it is the list of usual mistakes, one candidate each,
+and the words for each; a new mistake is one more candidate here.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ derivative. Domains, kinks and the choice of branch look at real parts.
 ('σ',)
 >>> sorted(FUNCTIONS)[:4]
 ['ReLU', 'abs', 'cos', 'det']
+
+Longer than most modules: it is the table, one row per operator, and the NumPy
+helpers its rows name; by design everything about an operator is here.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ PASS: exact, numeric and claimed agree on all 2 entries
 False
 >>> text(r, color=True).splitlines()[-1]
 '\\x1b[1;32mPASS: exact, numeric and claimed agree on all 2 entries\\x1b[0m'
+
+Longer than most modules: every line of the text report, for checks and for
+check_function, is written here, so that what users read is in one place.
 """
 
 from __future__ import annotations
