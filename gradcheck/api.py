@@ -154,6 +154,7 @@ def assert_gradient(expr: str, **kwargs: Any) -> CheckResult:
     >>> assert_gradient("sum(z * z)", at={"z": [[1, 2]]}, expect="2*z").passed
     True
     """
+    __tracebackhide__ = True  # pytest shows the caller and the report, not this frame
     result = check(expr, **kwargs)
     if not result.passed:
         raise GradientMismatch(result.report(), result)

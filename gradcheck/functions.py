@@ -240,6 +240,7 @@ def assert_function(forward: Callable[..., Any], backward: Callable[..., Any],
                     **kwargs: Any) -> FunctionResult:
     """Like :func:`check_function`, but raise :class:`GradientMismatch` (an
     AssertionError whose message is the report) unless everything agrees."""
+    __tracebackhide__ = True  # pytest shows the caller and the report
     result = check_function(forward, backward, **kwargs)
     if not result.passed:
         raise GradientMismatch(result.report(), result)

@@ -52,18 +52,23 @@ class Checker:
         return {"atol": self.atol, "rtol": self.rtol, "seed": self.seed,
                 "method": self.method, **kwargs}
 
+    # __tracebackhide__: a failing assertion shows the test and the report, not these frames.
     def check(self, expr: str, **kwargs: Any) -> CheckResult:
+        __tracebackhide__ = True
         return api.check(expr, **self._defaults(kwargs))
 
     def assert_gradient(self, expr: str, **kwargs: Any) -> CheckResult:
+        __tracebackhide__ = True
         return api.assert_gradient(expr, **self._defaults(kwargs))
 
     def check_function(self, forward: Any, backward: Any,
                        **kwargs: Any) -> functions.FunctionResult:
+        __tracebackhide__ = True
         return functions.check_function(forward, backward, **self._defaults(kwargs))
 
     def assert_function(self, forward: Any, backward: Any,
                         **kwargs: Any) -> functions.FunctionResult:
+        __tracebackhide__ = True
         return functions.assert_function(forward, backward, **self._defaults(kwargs))
 
 
@@ -72,9 +77,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(name, help_text, default=default)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def gradchecker(request: pytest.FixtureRequest) -> Checker:
-    """gradcheck's checks, with the defaults configured in pytest's ini."""
+    """gradcheck's checks, with the defaults configured in pytest's ini.
+
+    One per session (a Checker holds only its defaults and never changes), so
+    it may be used inside Hypothesis's ``@given`` tests."""
     ini = {name: str(request.config.getini(name)).strip() for name in _INI}
     try:
         checker = Checker(atol=float(ini["gradcheck_atol"]), rtol=float(ini["gradcheck_rtol"]),

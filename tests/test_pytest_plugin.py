@@ -44,3 +44,25 @@ def test_a_bad_ini_value_is_one_clear_error(pytester):
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["*gradcheck: bad ini value*secant*"])
     assert result.ret != 0
+
+
+def test_the_fixture_works_inside_given_and_hides_its_frames(pytester):
+    pytester.makepyfile('''
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(1, 3))
+def test_property(gradchecker, n):
+    gradchecker.assert_gradient("sum(x * x)", shapes={"x": (n, 1)}, expect="2*x")
+
+
+def test_failing(gradchecker):
+    gradchecker.assert_gradient("sum(x * x)", shapes={"x": (2, 1)}, expect="x")
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    shown = result.stdout.str()
+    assert "pytest_plugin.py" not in shown and "gradcheck/api.py" not in shown
+    result.stdout.fnmatch_lines(["*GradientMismatch*"])
