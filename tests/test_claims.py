@@ -64,3 +64,16 @@ def test_claims_on_large_matrices_are_evaluated_with_numpy():
     assert exact.tolist() == want
     smooth = evaluate("1 - tanh(x)**2", values)
     assert np.allclose(smooth, 1 - np.tanh(x) ** 2, rtol=1e-15, atol=0)
+
+
+def test_a_claim_in_the_other_layout_is_told_to_transpose():
+    import gradcheck
+
+    with pytest.raises(gradcheck.ClaimError) as info:
+        gradcheck.check("w_1 w_0", wrt="w_0", shapes={"w_1": (1, 2), "w_0": (2, 1)},
+                        expect="w_1")
+    assert "the gradient transposed (numerator layout" in info.value.hint
+    with pytest.raises(gradcheck.ClaimError) as info:
+        gradcheck.check("A@x", wrt="x", shapes={"A": (2, 3), "x": (3, 1)}, expect="A.T")
+    assert "the Jacobian in denominator layout" in info.value.hint
+    assert "transpose the claim" in info.value.hint

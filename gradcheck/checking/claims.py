@@ -121,9 +121,14 @@ def layout(claim: np.ndarray, *, f_shape: Shape, w_shape: Shape,
             return claim.reshape(w_shape), "gradient"
         if len(cs) == 2 and broadcast(cs, w_shape) == w_shape:
             return np.broadcast_to(claim, w_shape).copy(), "gradient"
+        hint = f"give a {fmt(w_shape)} matrix"
+        if len(cs) == 2 and cs == w_shape[::-1]:
+            hint = (f"a {_fmt(cs)} claim is the gradient transposed (numerator layout, a row "
+                    f"for a column {name}); gradcheck's gradient has {name}'s shape "
+                    "(denominator layout): transpose the claim, (…).T")
         raise ClaimError(f"the claimed gradient for '{name}' has shape {_fmt(cs)}",
                          detail=f"f is 1×1, so its gradient has the shape of {name}: "
-                                f"{fmt(w_shape)}", hint=f"give a {fmt(w_shape)} matrix")
+                                f"{fmt(w_shape)}", hint=hint)
     full = (*f_shape, *w_shape)
     flat = (f_shape[0] * f_shape[1], w_shape[0] * w_shape[1])
     if cs == full:
@@ -147,9 +152,13 @@ def layout(claim: np.ndarray, *, f_shape: Shape, w_shape: Shape,
     forms = [f"the Jacobian {fmt(flat)} (or {_fmt(full)})"]
     if f_shape == w_shape:
         forms.append(f"the elementwise derivative {fmt(w_shape)}")
+    hint = "give " + " or ".join(forms)
+    if cs == flat[::-1]:
+        hint = (f"a {_fmt(cs)} claim is the Jacobian in denominator layout (a row per entry "
+                f"of {name}); gradcheck's Jacobian has a row per entry of f (numerator layout, "
+                f"{fmt(flat)}): transpose the claim, (…).T")
     raise ClaimError(f"the claimed derivative for '{name}' has shape {_fmt(cs)}",
-                     detail=f"f is {fmt(f_shape)} and {name} is {fmt(w_shape)}",
-                     hint="give " + " or ".join(forms))
+                     detail=f"f is {fmt(f_shape)} and {name} is {fmt(w_shape)}", hint=hint)
 
 
 def _fmt(shape: tuple[int, ...]) -> str:
