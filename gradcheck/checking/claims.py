@@ -123,9 +123,9 @@ def layout(claim: np.ndarray, *, f_shape: Shape, w_shape: Shape,
             return np.broadcast_to(claim, w_shape).copy(), "gradient"
         hint = f"give a {fmt(w_shape)} matrix"
         if len(cs) == 2 and cs == w_shape[::-1]:
-            hint = (f"a {_fmt(cs)} claim is the gradient transposed (numerator layout, a row "
-                    f"for a column {name}); gradcheck's gradient has {name}'s shape "
-                    "(denominator layout): transpose the claim, (…).T")
+            hint = (f"a {_fmt(cs)} claim is the gradient transposed (numerator layout); "
+                    f"gradcheck's gradient has {name}'s shape, {fmt(w_shape)} (denominator "
+                    "layout): transpose the claim, (…).T")
         raise ClaimError(f"the claimed gradient for '{name}' has shape {_fmt(cs)}",
                          detail=f"f is 1×1, so its gradient has the shape of {name}: "
                                 f"{fmt(w_shape)}", hint=hint)
