@@ -113,3 +113,12 @@ def test_a_call_to_a_function_the_language_lacks_says_so():
                                       "function 'sech'")
     # a product written as a call is still read as one when the name has a shape
     assert infer(parse("w(x)"), {"w": (1, 3), "x": (3, 2)}).text == "w@x"
+
+
+def test_a_chain_of_dots_reads_each_one_once():
+    """Each · is typed as the product it reads as, without typing its operands
+    again (which made long chains cubic in their length)."""
+    text = "x" + "·x" * 150
+    typed = infer(parse(text), {"x": (1, 1)})
+    assert typed.text == "x" + "@x" * 150
+    assert [r.column for r in typed.readings] == [2 + 2 * k for k in range(150)]

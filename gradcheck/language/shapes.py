@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gradcheck.errors import NameLookupError, ShapeError, suggest
@@ -156,13 +156,14 @@ class _Checker:
                                     "do not broadcast)")
             self.readings.append(Reading(node.at + 1, "@" if name == "matmul" else "*",
                                          shapes[0], shapes[1]))  # type: ignore[arg-type]
-            return self.call(dataclasses.replace(node, op=name, args=args))
+            # typed as the product it reads as, without visiting the arguments again
+            node, op = dataclasses.replace(node, op=name), ops.OPS[name]
         if op.expand is not None:
             derived = self.derived(node, op, args)
             if derived is not None:
                 return derived
         shape = self.rule(node, op, args)
-        self.check_size(node, shape, f"'{render(node)}'")
+        self.check_size(node, shape, lambda: f"'{render(node)}'")
         return dataclasses.replace(node, args=args, shape=shape)
 
     def derived(self, node: Call, op: ops.Op, args: tuple[Node, ...]) -> Node | None:
@@ -208,10 +209,12 @@ class _Checker:
                 f"'{name.name}' (see the language reference); if {name.name}(…) is a product, "
                 f"give '{name.name}' a value or a shape")
 
-    def check_size(self, node: Node, shape: Shape, what: str) -> None:
+    def check_size(self, node: Node, shape: Shape, what: Callable[[], str]) -> None:
+        """``what`` names the matrix, printed only when it is too large (printing
+        every node as it is typed would take time cubic in the depth)."""
         entries = current().entries
         if shape[0] * shape[1] > entries:
-            raise self.error(ShapeError, f"{what} would have {shape[0] * shape[1]} entries, "
+            raise self.error(ShapeError, f"{what()} would have {shape[0] * shape[1]} entries, "
                              f"more than {entries}", node, hint("--max-entries", "max_entries"))
 
     def rule(self, node: Call, op: ops.Op, args: tuple[Node, ...]) -> Shape:
@@ -267,7 +270,7 @@ class _Checker:
                                  f"as sizes, got '{render(a)}'", a, f"{op.name}: {op.doc}")
             dims.append(int(a.value))
         shape = (dims[0], dims[-1])
-        self.check_size(node, shape, render(node))
+        self.check_size(node, shape, lambda: render(node))
         return dataclasses.replace(node, shape=shape)
 
 
