@@ -81,7 +81,7 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
             projections uᵀJv instead of the whole Jacobian: 2 evaluations
             each with the complex step, instead of 2 per entry of w. Claims
             are still compared with the exact Jacobian entry by entry.
-        timeout: seconds of symbolic work allowed (the exact engine) before
+        timeout: seconds the exact and numeric engines may take in all before
             a LimitError; ``math.inf`` for no budget.
         engine: the exact engine: ``sympy`` (SymPy over the entries: the
             reference, slow beyond a few dozen entries), ``closed``

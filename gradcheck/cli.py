@@ -117,7 +117,7 @@ class _Check(click.Command):
               help="Seed for values drawn at random.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=TIMEOUT,
               show_default=True, metavar="SECONDS",
-              help="Time budget for the exact (symbolic) engine.")
+              help="Time budget for the exact and numeric engines.")
 @click.option("--max-length", type=click.IntRange(min=1), default=LENGTH, show_default=True,
               metavar="N", help="Most characters an expression may have.")
 @click.option("--max-depth", type=click.IntRange(1, DEPTH_CAP), default=DEPTH,

@@ -9,7 +9,7 @@ line, and keyword of the Python API):
 - entries of any one matrix: 1,000,000 (``--max-entries``, ``max_entries=``);
 - operations in the SymPy expressions of any one matrix the exact engine
   builds: 500,000 (``--max-terms``, ``max_terms=``);
-- seconds of symbolic work: 60 (``--timeout``, ``timeout=``).
+- seconds of work of the exact and numeric engines: 60 (``--timeout``, ``timeout=``).
 
 The first four are a :class:`Limits`; the entry points of the API make
 theirs the active limits while they work (:meth:`Limits.applied`), and the
@@ -17,7 +17,7 @@ stages read them with :func:`current`, so a claim or a value parsed during
 a check obeys the same limits as the expression. The time budget is a
 :class:`Budget`: SymPy cannot be cancelled from outside, so it is enforced
 with a real-time timer signal (SIGALRM), which works in the main thread of
-a Unix process; elsewhere symbolic work runs without a budget.
+a Unix process; elsewhere the engines run without a budget.
 
 >>> current().depth
 200
@@ -56,7 +56,7 @@ LENGTH = 10_000  # characters of an expression
 DEPTH = 200  # nesting of the expression tree (parentheses alone do not count)
 ENTRIES = 1_000_000  # entries of any one matrix of the expression, or of a declared shape
 TERMS = 500_000  # operations in the SymPy expressions of any one matrix the exact engine builds
-TIMEOUT = 60.0  # seconds of symbolic work one check may spend
+TIMEOUT = 60.0  # seconds the engines may spend on one check
 REPEAT = 0.25  # seconds between the budget's signals once it has run out
 AGAIN = 0.001  # seconds before a signal is sent again when one was dropped
 FOREVER = 1e7  # seconds (115 days): a budget beyond this is no budget (setitimer's range)
@@ -220,7 +220,7 @@ class _Expired(BaseException):
 
 
 class Budget:
-    """Seconds left for symbolic work, spent section by section."""
+    """Seconds left for the engines' work, spent section by section."""
 
     def __init__(self, seconds: float) -> None:
         self.total = seconds
@@ -295,7 +295,11 @@ class Budget:
             self.left -= time.monotonic() - start
 
     def _error(self, what: str) -> LimitError:
+        if what.startswith("the numeric estimate"):
+            way = ("or check the numeric engine on K random projections (--directions K, "
+                   "directions= in Python): 2 evaluations each, not 2 per entry")
+        else:
+            way = ("or check smaller matrices: the exact engine expands every entry, and inv "
+                   "or det of a symbolic matrix grows fast with its size")
         return LimitError(f"{what} took longer than the time budget of {self.total:g} s",
-                          hint="raise it with --timeout SECONDS (timeout= in Python), or check "
-                               "smaller matrices: the exact engine expands every entry, and "
-                               "inv or det of a symbolic matrix grows fast with its size")
+                          hint=f"raise it with --timeout SECONDS (timeout= in Python), {way}")

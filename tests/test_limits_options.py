@@ -268,3 +268,11 @@ def test_the_time_budget_survives_a_signal_dropped_in_a_gc_callback():
         gc.callbacks.remove(slow)
     # sent again at once, not REPEAT later
     assert time.monotonic() - start < 0.4 + 2 * collecting
+
+
+def test_the_time_budget_covers_the_numeric_engine():
+    import gradcheck
+
+    with pytest.raises(gradcheck.LimitError, match="the numeric estimate by x took longer") as e:
+        gradcheck.check("sum(inv(x))", shapes={"x": (60, 60)}, engine="closed", timeout=0.1)
+    assert "--directions K" in e.value.hint

@@ -84,12 +84,14 @@ def gradient(problem: Problem, name: str, claim: Any, atol: float, rtol: float,
                   closed_form=_shown(closed))
     try:
         if directions is not None:
-            gradient = _by_directions(problem, name, exact, claimed, atol, rtol, method,
-                                      directions, seed, common, truth.error, claim_error,
-                                      claim_floor)
+            with budget.section(f"the numeric estimate by {name}"):
+                gradient = _by_directions(problem, name, exact, claimed, atol, rtol, method,
+                                          directions, seed, common, truth.error, claim_error,
+                                          claim_floor)
         else:
-            est = numeric.jacobian(typed.tree, name, arrays(problem), method,
-                                   sparse=isinstance(exact, Sparse))
+            with budget.section(f"the numeric estimate by {name}"):
+                est = numeric.jacobian(typed.tree, name, arrays(problem), method,
+                                       sparse=isinstance(exact, Sparse))
             comparison = _compared(exact, est, claimed, truth.error, atol, rtol, name,
                                    claim_error, claim_floor)
             if method in ("auto", "complex") and "complex" in est.methods \
@@ -99,8 +101,9 @@ def gradient(problem: Problem, name: str, claim: Any, atol: float, rtol: float,
                 # that a division then magnifies ((exp(x)-1)/x at x = 1e-8): before
                 # calling the engines in disagreement, ask real stencils, whose
                 # bounds carry f's own rounding.
-                again = numeric.jacobian(typed.tree, name, arrays(problem), "richardson",
-                                         sparse=isinstance(exact, Sparse))
+                with budget.section(f"the numeric estimate by {name}"):
+                    again = numeric.jacobian(typed.tree, name, arrays(problem), "richardson",
+                                             sparse=isinstance(exact, Sparse))
                 second = _compared(exact, again, claimed, truth.error, atol, rtol, name,
                                    claim_error, claim_floor)
                 if len(second.mismatches) < len(comparison.mismatches):
