@@ -231,3 +231,34 @@ def test_the_later_candidates_give_way_to_the_pattern_when_time_is_short(monkeyp
     assert r["W"].diagnosis.kind == "unexplained"
     r = _check("x.T @ A @ x", "x", QUADN, "2 * A @ x")
     assert r["x"].diagnosis.kind == "unexplained"
+
+
+# ----- one mistake inside a long claim (issue 19) -----
+
+INSIDE = [
+    ("sum((relu(x@W1)@W2 - y)**2)", "W1",
+     {"x": (3, 3), "W1": (3, 3), "W2": (3, 2), "y": (3, 2)},
+     "2*x @ (((relu(x@W1)@W2 - y) @ W2.T) * step(x@W1))", "transposed", "'2*x' (column 1)"),
+    ("sum((softmax(Q@K.T/2) @ V) * G)", "V", {"Q": (3, 2), "K": (3, 2), "V": (3, 2), "G": (3, 2)},
+     "softmax(Q@K.T/2) @ G", "transposed", "'softmax(Q@K.T/2)' (column 1)"),
+    ("0.5*sum((tanh(x@W1 + b1)@W2 - y)**2)", "W1",
+     {"x": (4, 3), "W1": (3, 5), "b1": (1, 5), "W2": (5, 2), "y": (4, 2)},
+     "x.T @ ((tanh(x@W1 + b1)@W2 - y) @ W2.T)", "missing-factor", "1 - tanh(x@W1+b1)**2"),
+    ("a.T @ inv(X) @ b", "X", {"a": (3, 1), "X": (3, 3), "b": (3, 1)},
+     "-inv(X) @ a @ b.T @ inv(X).T", "transposed", "'-inv(X)' (column 1)"),
+    ("sum(sigmoid(sigmoid(x@W1)@W2))", "W1", {"x": (3, 2), "W1": (2, 3), "W2": (3, 2)},
+     "x.T @ ((sigmoid(sigmoid(x@W1)@W2)*(1-sigmoid(sigmoid(x@W1)@W2))) @ W2.T * sigmoid(x@W1))",
+     "activation", "σ written where σ′ belongs"),
+    ("sum(x @ W * y)", "W", {"x": (2, 3), "W": (3, 2), "y": (2, 2)}, "x.T @ y + x.T",
+     "extra-term", "without its term 'x.T'"),
+]
+
+
+@pytest.mark.parametrize(("f", "wrt", "shapes", "claim", "kind", "words"), INSIDE,
+                         ids=[c[-2] + "-" + c[1] for c in INSIDE])
+def test_a_mistake_inside_the_claim_is_named_and_mended(f, wrt, shapes, claim, kind, words):
+    r = gradcheck.check(f, wrt=wrt, shapes=shapes, expect=claim)
+    d = r[wrt].diagnosis
+    assert r.verdict == "fail" and d.kind == kind and words in d.sentence, d.sentence
+    assert d.corrected is not None and d.sentence.endswith(d.corrected)
+    assert gradcheck.check(f, wrt=wrt, shapes=shapes, expect=d.corrected).passed

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from gradcheck.checking.problem import Problem, arrays, domain_error
 from gradcheck.checking.result import ClosedForm, Directions, Gradient
 from gradcheck.compare.comparator import Comparison, compare, compare_directions, compare_stored
 from gradcheck.compare.diagnose import Diagnosis, diagnose, difference
+from gradcheck.compare.repair import repair
 from gradcheck.errors import (
     ClaimError,
     DomainError,
@@ -197,7 +198,8 @@ def _diagnosis(problem: Problem, name: str, exact: np.ndarray, claimed: Any,
     try:
         with own.section("the diagnosis"):
             found = diagnose(problem.typed, name, exact, claimed, jacobian_of, atol=atol,
-                             rtol=rtol)
+                             rtol=rtol, repaired=_repaired(problem, name, exact, claim, form,
+                                                           atol, rtol))
             if isinstance(claim, str) and jac is not None and form in ("gradient",
                                                                        "elementwise"):
                 found = dataclasses.replace(found, difference=_difference(
@@ -208,6 +210,33 @@ def _diagnosis(problem: Problem, name: str, exact: np.ndarray, claimed: Any,
     finally:
         budget.left -= own.total - own.left
     return found
+
+
+def _repaired(problem: Problem, name: str, exact: np.ndarray, claim: Any, form: str | None,
+              atol: float, rtol: float) -> Callable[[], Diagnosis | None] | None:
+    """For a claim written as text: the search for one edit inside it that makes
+    it right (:mod:`gradcheck.compare.repair`), judged as the claim is."""
+    if not isinstance(claim, str):
+        return None
+    truth = dense(exact)
+
+    def accepts(value: np.ndarray) -> bool:
+        try:
+            shaped, _ = claims.layout(np.asarray(value, dtype=np.float64),
+                                      f_shape=problem.typed.shape,
+                                      w_shape=problem.values[name].shape,
+                                      elementwise=form == "elementwise", name=name)
+        except ClaimError:
+            return False
+        return shaped.shape == truth.shape and not compare(
+            truth, None, None, shaped, atol=atol, rtol=rtol).mismatches
+
+    def search() -> Diagnosis | None:
+        shapes = {n: v.shape for n, v in problem.values.items()}
+        fix = repair(claim, problem.typed, shapes, arrays(problem), accepts)
+        return None if fix is None else Diagnosis(fix.kind, fix.sentence,
+                                                  corrected=fix.corrected)
+    return search
 
 
 DIAGNOSIS_TIME = 10.0  # seconds of symbolic work a diagnosis may take

@@ -102,7 +102,7 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
         "verdict": g.verdict,
         "diagnosis": None if g.diagnosis is None else {
             "kind": g.diagnosis.kind, "sentence": g.diagnosis.sentence,
-            "difference": g.diagnosis.difference},
+            "difference": g.diagnosis.difference, "corrected": g.diagnosis.corrected},
         "mismatches": [{
             "entry": entry_label(m), "index": list(m.index), "kind": m.kind,
             "exact": _float(m.exact), "numeric": _float(m.numeric), "claimed": _float(m.claimed),
