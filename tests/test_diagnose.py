@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import gradcheck
 from conftest import SEED_AT
@@ -262,3 +264,39 @@ def test_a_mistake_inside_the_claim_is_named_and_mended(f, wrt, shapes, claim, k
     assert r.verdict == "fail" and d.kind == kind and words in d.sentence, d.sentence
     assert d.corrected is not None and d.sentence.endswith(d.corrected)
     assert gradcheck.check(f, wrt=wrt, shapes=shapes, expect=d.corrected).passed
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_a_sign_flipped_inside_a_generated_claim_is_mended(data):
+    """The closed form of a generated f, with one sub-expression negated, fails;
+    the diagnosis names a mistake, and a corrected claim it gives passes."""
+    from gradcheck.language.parser import parse
+    from gradcheck.language.tree import Call, Num, render, walk
+    from gradcheck.strategies import expressions, points
+
+    e = data.draw(expressions({"x": (2, 2), "W": (2, 2)}, shape=(1, 1), max_depth=3))
+    point = data.draw(points(e))
+    name = sorted(e.shapes)[0]
+    right = gradcheck.check(e.text, wrt=name, at=point)
+    closed = right[name].closed_form
+    assume(right.passed and closed is not None and closed.form == "gradient")
+    tree = parse(closed.text)
+    inner = [n for n in walk(tree) if n is not tree and not isinstance(n, Num)]
+    assume(inner)
+    target = data.draw(st.sampled_from(inner))
+
+    def flipped(node):
+        if node is target:
+            return Call("neg", (node,))
+        if isinstance(node, Call):
+            return Call(node.op, tuple(flipped(a) for a in node.args))
+        return node
+
+    claim = render(flipped(tree))
+    r = gradcheck.check(e.text, wrt=name, at=point, expect=claim)
+    assume(r.verdict == "fail")  # a negated zero changes nothing
+    d = r[name].diagnosis
+    assert d is not None and d.kind != "unexplained", (e.text, claim)
+    if d.corrected is not None:
+        assert gradcheck.check(e.text, wrt=name, at=point, expect=d.corrected).passed
