@@ -229,7 +229,7 @@ def run_case(row: Row) -> dict[str, Any]:
 
 
 def coverage() -> tuple[list[str], list[str]]:
-    """Operations of gradcheck/ops.py that occur in the suite (as written, and
+    """Operations of gradcheck/language/ops.py that occur in the suite (as written, and
     as read after the shape checker resolves ``·``), and those that do not."""
     seen: set[str] = set()
     for row in ROWS:
@@ -503,7 +503,7 @@ def suite_section(res: dict[str, Any]) -> list[str]:
     return [
         "## The suite", "",
         f"{len(res['cases'])} expressions (bench/accuracy_cases.py), every point given. "
-        f"Operations of gradcheck/ops.py that occur: {len(covered)} of "
+        f"Operations of gradcheck/language/ops.py that occur: {len(covered)} of "
         f"{len(covered) + len(missing)} ({', '.join(covered)})"
         + (f"; missing: {', '.join(missing)}" if missing else "; none missing")
         + ". (`dot` is the product written `·`, which the shape checker reads as `@` or `*`.) "

@@ -5,7 +5,7 @@ Groups: ``ordinary`` (smooth points away from any difficulty), ``kink``
 ``scale`` (entries near 1e6 and 1e-6 in one matrix), ``singular``
 (near-singular matrices for inv, det, logdet) and ``saturated``
 (sigmoid/tanh/softplus/softmax arguments of ±20..±30). Every operation of
-gradcheck/ops.py occurs in at least one row; bench/accuracy.py checks that
+gradcheck/language/ops.py occurs in at least one row; bench/accuracy.py checks that
 and reports the coverage.
 
 Constants in expressions are integers or powers of two, so that NumPy's

@@ -1,6 +1,6 @@
 """The accuracy and discrimination suite: one row per expression.
 
-Every function of the language (gradcheck/ops.py) occurs in at least one
+Every function of the language (gradcheck/language/ops.py) occurs in at least one
 ``core`` row. Points are given (``at``) or drawn from ``shapes`` by gradcheck
 itself, seeded. ``stress`` rows are points chosen to be hard for finite
 differences (steep or flat functions, arguments near a domain's edge); they

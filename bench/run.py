@@ -292,8 +292,8 @@ def accuracy_section(acc: list[dict[str, Any]], sweeps: list[dict[str, Any]]) ->
         "|numeric − exact|. *Bound/|exact|*: the largest estimate relative to the exact value "
         "(the slack the comparator adds). *Evals*: function evaluations by finite "
         "differences. *Passed* is `check(...).passed`; on these correct expressions a NO is "
-        "a false alarm. Core rows cover every operator of gradcheck/ops.py; stress rows are "
-        "points chosen to be hard for finite differences.", "",
+        "a false alarm. Core rows cover every operator of gradcheck/language/ops.py; stress "
+        "rows are points chosen to be hard for finite differences.", "",
         table(["group", "case", "expression", "wrt", "point", "Jacobian", "max rel err",
                "median rel err", "bound misses", "bound/\\|exact\\|", "evals", "passed"], rows),
         "",

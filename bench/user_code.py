@@ -918,7 +918,7 @@ def report(res: dict[str, Any]) -> str:
            else "")
         + (f"; **uncommitted changes** when the run started: {res['dirty']}" if res["dirty"]
            else "; no uncommitted changes when the run started"),
-        f"- the sources gradcheck/*.py hashed (SHA-256, first 12 digits) {res['source'][0]} "
+        f"- the sources gradcheck/**/*.py hashed (SHA-256, first 12 digits) {res['source'][0]} "
         f"when the run started and {res['source'][1]} when it ended"
         + (" (**they changed during the run**; each process checks with the version it "
            "imported when it started)"
@@ -1031,7 +1031,7 @@ def summary(res: dict[str, Any]) -> str:
 
 def source_hash() -> str:
     digest = hashlib.sha256()
-    for path in sorted((HERE.parent / "gradcheck").glob("*.py")):
+    for path in sorted((HERE.parent / "gradcheck").rglob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
