@@ -46,6 +46,7 @@ from gradcheck.numeric import engine as numeric
 __all__ = ["ATOL", "RTOL", "assert_gradient", "check", "derivative", "exact_jacobians", "jacobian"]
 
 ATOL = 0.0  # absolute tolerance; the comparator adds a rounding floor relative to max|exact|
+MAX_DIRECTIONS = 10_000  # random projections one check may take (2 evaluations each)
 RTOL = 1e-7  # relative tolerance: a float64 computation is far closer; 1e-6 errors are caught
 
 
@@ -127,6 +128,11 @@ def _check(expr: str, wrt: str | Iterable[str] | None, at: Mapping[str, Any] | N
     if directions is not None and (not isinstance(directions, int) or isinstance(
             directions, bool) or directions < 1):
         raise OptionError(f"directions must be a whole number >= 1, got {directions!r}")
+    if directions is not None and directions > MAX_DIRECTIONS:
+        raise OptionError(f"{directions} directions are more than {MAX_DIRECTIONS}",
+                          hint="a few dozen random projections catch a wrong derivative; "
+                               "for every entry, leave directions out (2 evaluations per "
+                               "entry of w)")
     check_engine(engine)
     budget = budget_of(timeout)
     problem = prepare(expr, at, shapes, seed, budget)

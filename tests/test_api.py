@@ -316,3 +316,29 @@ def test_names_with_two_leading_underscores_are_refused():
     with pytest.raises(gradcheck.ParseError, match="unknown name '__class__'"):
         gradcheck.check("sum(__class__)", at={"__class__": [[1.0]]})
     assert gradcheck.check("sum(x*x)", at={"x": [[1.0]]}, wrt=(n for n in ["x"])).passed
+
+
+def test_ragged_and_complex_values_are_one_option_error():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning before the error
+        with pytest.raises(gradcheck.OptionError, match="not a real matrix"):
+            gradcheck.check("sum(x*x)", at={"x": [[1, 2], [3]]})
+        with pytest.raises(gradcheck.OptionError, match="is complex"):
+            gradcheck.check("sum(x*x)", at={"x": np.array([[1 + 1j]])})
+
+
+def test_too_many_directions_are_refused_before_any_work():
+    with pytest.raises(gradcheck.OptionError, match="more than 10000"):
+        gradcheck.check("sum(x*x)", shapes={"x": (2, 2)}, directions=100_000_000)
+
+
+def test_a_float32_claim_is_judged_to_its_own_precision():
+    x = np.array([[0.3, -1.7], [2.2, 0.9]], np.float32)
+    right = gradcheck.check("sum(exp(x))", at={"x": x},
+                            expect=lambda x: np.exp(x.astype(np.float32)))
+    assert right.verdict == "pass"
+    wrong = gradcheck.check("sum(exp(x))", at={"x": x},
+                            expect=lambda x: np.exp(x.astype(np.float32)) * np.float32(1.001))
+    assert wrong.verdict == "fail"

@@ -80,7 +80,23 @@ def evaluate_bounded(claim: Any, values: Mapping[str, Value]) -> tuple[np.ndarra
             raise ClaimError(f"the claimed derivative raised {type(e).__name__}: {e}",
                              hint="it is called with every variable as a keyword argument "
                                   f"({', '.join(values)}) and must return an array") from e
-    return real_array(claim, "the claimed derivative"), None
+    value = real_array(claim, "the claimed derivative")
+    return value, _low_precision_bound(claim, value)
+
+
+# A claim computed in a lower precision than float64 (a float32 array) is taken
+# to be within this many of its own eps of its largest entry: it cannot be
+# judged to float64's tolerance, only to its own.
+LOW_PRECISION_ROUNDING = 2.0**7
+
+
+def _low_precision_bound(claim: Any, value: np.ndarray) -> np.ndarray | None:
+    dtype = getattr(claim, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind != "f" or np.dtype(dtype).itemsize >= 8:
+        return None
+    eps = float(np.finfo(dtype).eps)
+    scale = float(np.abs(value).max(initial=0.0))
+    return np.full(value.shape, LOW_PRECISION_ROUNDING * eps * scale)
 
 
 def real_array(claim: Any, what: str) -> np.ndarray:

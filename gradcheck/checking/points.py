@@ -99,9 +99,17 @@ def to_value(value: Any, name: str = "") -> Value:
             raise OptionError(f"the value of '{name}' has shape {value.shape}",
                               hint="gradcheck works with 2-D matrices of at least one entry")
         return _checked(sympy.ImmutableMatrix(value), name)
-    if np.asarray(value).dtype == bool:
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nested lists
+        raise OptionError(f"the value of '{name}' is not a real matrix: {value!r:.60}",
+                          hint="give a number, nested lists of equal lengths or a NumPy "
+                               "array of reals") from None
+    if raw.dtype == bool:
         raise OptionError(f"the value of '{name}' is boolean",
                           hint="give numbers (1.0 and 0.0 for True and False)")
+    if np.iscomplexobj(raw):
+        raise OptionError(f"the value of '{name}' is complex", hint="values must be real")
     try:
         array = np.array(value, dtype=np.float64)
     except OverflowError:
@@ -110,8 +118,6 @@ def to_value(value: Any, name: str = "") -> Value:
     except (TypeError, ValueError):
         raise OptionError(f"the value of '{name}' is not a real matrix: {value!r:.60}",
                           hint="give a number, nested lists or a NumPy array of reals") from None
-    if np.iscomplexobj(np.asarray(value)):
-        raise OptionError(f"the value of '{name}' is complex", hint="values must be real")
     if array.ndim == 0:
         array = array.reshape(1, 1)
     elif array.ndim == 1:
