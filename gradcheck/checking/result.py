@@ -242,7 +242,7 @@ class CheckResult:
         entries = sum(int(np.prod(g.shape)) * self.output_shape[0] * self.output_shape[1]
                       for g in self.gradients)
         return f"<CheckResult {_VERDICTS[self.verdict]} {self.expression!r}: {by}, " \
-               f"{entries} entries>"
+               f"{entries} entr{'y' if entries == 1 else 'ies'}>"
 
     def _repr_html_(self) -> str:
         """The report in a notebook, the verdict coloured."""
