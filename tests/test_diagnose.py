@@ -245,7 +245,7 @@ INSIDE = [
      "softmax(Q@K.T/2) @ G", "transposed", "'softmax(Q@K.T/2)' (column 1)"),
     ("0.5*sum((tanh(x@W1 + b1)@W2 - y)**2)", "W1",
      {"x": (4, 3), "W1": (3, 5), "b1": (1, 5), "W2": (5, 2), "y": (4, 2)},
-     "x.T @ ((tanh(x@W1 + b1)@W2 - y) @ W2.T)", "missing-factor", "1 - tanh(x@W1+b1)**2"),
+     "x.T @ ((tanh(x@W1 + b1)@W2 - y) @ W2.T)", "missing-factor", "1-tanh(x@W1+b1)**2"),
     ("a.T @ inv(X) @ b", "X", {"a": (3, 1), "X": (3, 3), "b": (3, 1)},
      "-inv(X) @ a @ b.T @ inv(X).T", "transposed", "'-inv(X)' (column 1)"),
     ("sum(sigmoid(sigmoid(x@W1)@W2))", "W1", {"x": (3, 2), "W1": (2, 3), "W2": (3, 2)},

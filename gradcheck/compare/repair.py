@@ -27,25 +27,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 import numpy as np
 
 from gradcheck.errors import GradcheckError
+from gradcheck.language import ops
 from gradcheck.language.parser import parse
 from gradcheck.language.shapes import Typed, infer
-from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, render, walk
+from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render, walk
 from gradcheck.values.evaluate import OutOfDomain, evaluate
 
 __all__ = ["MAX_CANDIDATES", "Repair", "repair"]
 
 MAX_CANDIDATES = 2000  # edits tried at most (each a typing and an evaluation of the claim)
 
-# activation -> its derivative in terms of its argument {u}
-_PRIMES = {"sigmoid": "sigmoid({u})*(1 - sigmoid({u}))", "tanh": "1 - tanh({u})**2",
-           "relu": "step({u})", "softplus": "sigmoid({u})", "exp": "exp({u})",
-           "sin": "cos({u})", "cos": "-sin({u})", "log": "1/({u})"}
-_NAMES = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "softplus": "softplus", "exp": "exp",
-          "sin": "sin", "cos": "cos", "log": "log"}
+# Elementwise functions whose derivative a claim may write in their place, or
+# lack as a factor; their derivatives come from the operator table's vjp column.
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "exp", "sin", "cos", "log")
 
 
 @dataclass(frozen=True)
@@ -103,10 +102,9 @@ def _edits(tree: Node, factors: list[tuple[str, str]]
                 yield node, node.args[0], "sign", "without its minus sign"
             else:
                 yield node, Call("neg", (node,)), "sign", "with its sign flipped"
-        if isinstance(node, Call) and node.op in _PRIMES:
-            u = render(node.args[0])
-            prime = _definition(_PRIMES[node.op].format(u=u))
-            name = _NAMES[node.op]
+        if isinstance(node, Call) and node.op in _ACTIVATIONS:
+            prime = derivative_of(node)
+            name = _name(node.op)
             yield (node, prime, "activation",
                    f"replaced by {render(prime)} ({name} written where {name}′ belongs)")
         if isinstance(node, Call) and node.op in ("mul", "matmul"):
@@ -127,10 +125,44 @@ def _derivative_factors(f: Node) -> list[tuple[str, str]]:
     """The derivatives of the activations f applies: factors a claim may lack."""
     out: dict[str, str] = {}
     for node in walk(f):
-        if isinstance(node, Call) and node.op in _PRIMES and node.op not in ("exp", "log"):
-            text = _PRIMES[node.op].format(u=render(node.args[0]))
-            out.setdefault(text, f"{_NAMES[node.op]}′")
+        if isinstance(node, Call) and node.op in _ACTIVATIONS and node.op not in ("exp", "log"):
+            out.setdefault(render(derivative_of(node)), f"{_name(node.op)}′")
     return list(out.items())
+
+
+def derivative_of(call: Call) -> Node:
+    """f′(u) for an elementwise f(u), from the row's vjp (g's coefficient at g = 1).
+
+    >>> from gradcheck.language.parser import parse
+    >>> render(derivative_of(parse("tanh(x@W)")))
+    '1-tanh(x@W)**2'
+    """
+    (text,) = ops.OPS[call.op].vjp or ("",)
+    names = {"g": Num(Fraction(1)), "a": call.args[0], "out": call}
+    return _ones_dropped(_put(_definition(text), names))
+
+
+def _put(node: Node, names: Mapping[str, Node]) -> Node:
+    if isinstance(node, Var):
+        return names.get(node.name, node)
+    if isinstance(node, Call):
+        return Call(node.op, tuple(_put(a, names) for a in node.args))
+    return node
+
+
+def _ones_dropped(node: Node) -> Node:
+    """1*x as x, 1/x kept: the vjp at g = 1 read as people write a derivative."""
+    if isinstance(node, Call):
+        args = tuple(_ones_dropped(a) for a in node.args)
+        if node.op == "mul" and isinstance(args[0], Num) and args[0].value == 1:
+            return args[1]
+        return Call(node.op, args)
+    return node
+
+
+def _name(op: str) -> str:
+    row = ops.OPS[op]
+    return row.aliases[0] if row.aliases and not row.aliases[0].isascii() else op
 
 
 def _definition(text: str) -> Node:
