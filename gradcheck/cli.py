@@ -200,6 +200,9 @@ def _lets(lets: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
             raise OptionError(f"bad --let {item!r}",
                               hint="write --let NAME=VALUE (ones(3,2)) or --let NAME=3x2")
         name, value = m.group(1), m.group(2)
+        if not value.strip():
+            raise OptionError(f"--let {name}= gives no value",
+                              hint=f"write --let {name}=VALUE (ones(3,2)) or --let {name}=3x2")
         if name in at or name in shapes:
             raise OptionError(f"--let gives '{name}' twice", hint="give each name once")
         if SHAPE.match(value):

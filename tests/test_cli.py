@@ -213,3 +213,8 @@ def test_number_literals_out_of_range_are_one_error(runner, number):
     result = runner.invoke(main, ["check", f"sum(x)*{number}", "--let", "x=1x1"])
     assert result.exit_code == 2
     assert "Error: number" in result.output and "Traceback" not in result.output
+
+
+def test_an_empty_let_names_its_variable(runner):
+    result = runner.invoke(main, ["check", "sum(x)", "--let", "x="])
+    assert result.exit_code == 2 and "--let x= gives no value" in result.output
