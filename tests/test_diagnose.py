@@ -300,3 +300,13 @@ def test_a_sign_flipped_inside_a_generated_claim_is_mended(data):
     assert d is not None and d.kind != "unexplained", (e.text, claim)
     if d.corrected is not None:
         assert gradcheck.check(e.text, wrt=name, at=point, expect=d.corrected).passed
+
+
+def test_an_edit_right_only_by_coincidence_at_the_point_names_nothing():
+    """At x = y, dropping x*x from the claim x + x*x gives x, which equals the
+    derivative y there but nowhere else: the second point rules it out."""
+    at = {"x": [[1.0, 2.0]], "y": [[1.0, 2.0]]}
+    d = gradcheck.check("sum(x*y)", wrt="x", at=at, expect="x + x*x")["x"].diagnosis
+    assert d.corrected is None and d.kind != "extra-term"
+    d = gradcheck.check("sum(x*y)", wrt="x", at=at, expect="y + x*x")["x"].diagnosis
+    assert d.kind == "extra-term" and d.corrected == "y"

@@ -18,21 +18,17 @@ from gradcheck.checking.result import ClosedForm, Directions, Gradient
 from gradcheck.compare.comparator import Comparison, compare, compare_directions, compare_stored
 from gradcheck.compare.diagnose import Diagnosis, diagnose, difference
 from gradcheck.compare.repair import repair
-from gradcheck.errors import (
-    ClaimError,
-    DomainError,
-    LimitError,
-)
+from gradcheck.errors import ClaimError, DomainError, GradcheckError, LimitError, OptionError
 from gradcheck.exact import closed_eval, closed_form, symbolic
 from gradcheck.exact.engine import exact_at
 from gradcheck.language.latex import latex
 from gradcheck.language.parser import parse
 from gradcheck.language.shapes import infer
-from gradcheck.language.tree import render, tree_size
+from gradcheck.language.tree import Node, render, tree_size
 from gradcheck.limits import Budget
 from gradcheck.numeric import engine as numeric
 from gradcheck.numeric.estimate import Estimate
-from gradcheck.values.evaluate import OutOfDomain
+from gradcheck.values.evaluate import OutOfDomain, evaluate
 from gradcheck.values.layout import label
 from gradcheck.values.sparse import Sparse, dense
 from gradcheck.values.value import Value
@@ -231,9 +227,43 @@ def _repaired(problem: Problem, name: str, exact: np.ndarray, claim: Any, form: 
         return shaped.shape == truth.shape and not compare(
             truth, None, None, shaped, atol=atol, rtol=rtol).mismatches
 
+    # A second point, each entry moved by up to a quarter of itself (signs kept),
+    # where an edit that made the claim right must hold as well.
+    rng = np.random.default_rng(0)
+    moved = {n: Value(None, v.array * (1 + 0.25 * rng.uniform(-1, 1, v.array.shape)))
+             for n, v in problem.values.items()}
+    second: list[np.ndarray | None] = []
+
+    def truth_there() -> np.ndarray | None:
+        if not second:
+            try:
+                try:
+                    found = exact_at(problem.typed, moved, name, "closed").value
+                except OptionError:  # a literal the closed form does not cover
+                    found = exact_at(problem.typed, moved, name, "sympy").value
+                second.append(dense(found))
+            except (GradcheckError, OutOfDomain, ArithmeticError):
+                second.append(None)
+        return second[0]
+
+    def confirms(tree: Node) -> bool:
+        there = truth_there()
+        if there is None:
+            return True  # no second point to be had: the first must do
+        try:
+            value = evaluate(tree, {n: v.array for n, v in moved.items()})
+            shaped, _ = claims.layout(np.asarray(value, dtype=np.float64),
+                                      f_shape=problem.typed.shape,
+                                      w_shape=problem.values[name].shape,
+                                      elementwise=form == "elementwise", name=name)
+        except (GradcheckError, OutOfDomain, ArithmeticError, ValueError):
+            return False
+        return shaped.shape == there.shape and not compare(
+            there, None, None, shaped, atol=atol, rtol=rtol).mismatches
+
     def search() -> Diagnosis | None:
         shapes = {n: v.shape for n, v in problem.values.items()}
-        fix = repair(claim, problem.typed, shapes, arrays(problem), accepts)
+        fix = repair(claim, problem.typed, shapes, arrays(problem), accepts, confirms)
         return None if fix is None else Diagnosis(fix.kind, fix.sentence,
                                                   corrected=fix.corrected)
     return search

@@ -60,9 +60,12 @@ class Repair:
 
 
 def repair(claim: str, f: Typed, shapes: Mapping[str, Shape], env: Mapping[str, np.ndarray],
-           accepts: Callable[[np.ndarray], bool]) -> Repair | None:
+           accepts: Callable[[np.ndarray], bool],
+           confirms: Callable[[Node], bool] | None = None) -> Repair | None:
     """The first single edit of ``claim`` whose value at ``env`` ``accepts``
-    takes for the derivative of ``f``; None where no edit does."""
+    takes for the derivative of ``f`` (and that ``confirms``, given the edited
+    claim's typed tree, holds at a second point, so that a coincidence at one
+    point names nothing); None where no edit does."""
     try:
         tree = parse(claim)
     except GradcheckError:
@@ -79,7 +82,8 @@ def repair(claim: str, f: Typed, shapes: Mapping[str, Shape], env: Mapping[str, 
             value = evaluate(typed.tree, env)
         except (GradcheckError, OutOfDomain, ArithmeticError, ValueError):
             continue
-        if np.isfinite(value).all() and accepts(value):
+        if np.isfinite(value).all() and accepts(value) and (
+                confirms is None or confirms(typed.tree)):
             corrected = render(typed.tree)
             where = f"'{render(target)}' (column {target.span[0] + 1})"
             return Repair(kind, f"the claim is right with {where} {what}: {corrected}",
