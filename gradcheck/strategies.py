@@ -217,7 +217,7 @@ def _node(draw: Any, shape: Shape, names: tuple[str, ...], depth: int, max_side:
 
     r, c = shape
     side = st.integers(1, max_side)
-    choices = [n for n in names if _fits(_OPS[n], shape)]
+    choices = [n for n in names if _fits(_OPS[n], shape, max_side)]
     # Hypothesis leans toward small draws; make the small draw mean "an operator".
     if depth <= 0 or not choices or draw(st.integers(0, 3)) == 3:
         return _leaf(draw, shape, max_variables, pool, given)
@@ -247,8 +247,8 @@ def _node(draw: Any, shape: Shape, names: tuple[str, ...], depth: int, max_side:
     return f"{op.name}({sub(shape)})"  # elementwise functions, softmax, inv
 
 
-def _fits(op: ops.Op, shape: Shape) -> bool:
-    if op.arguments is not None and op.arguments(shape, 3):
+def _fits(op: ops.Op, shape: Shape, max_side: int) -> bool:
+    if op.arguments is not None and op.arguments(shape, max_side):
         return True
     return _fits_kind(op, shape)
 

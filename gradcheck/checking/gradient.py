@@ -5,6 +5,7 @@ projections), the claim against both, and a diagnosis of a wrong claim.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -211,12 +212,16 @@ def _diagnosis(problem: Problem, name: str, exact: np.ndarray, claimed: Any,
 def _repaired(problem: Problem, name: str, exact: np.ndarray, claim: Any, form: str | None,
               atol: float, rtol: float) -> Callable[[], Diagnosis | None] | None:
     """For a claim written as text: the search for one edit inside it that makes
-    it right (:mod:`gradcheck.compare.repair`), judged as the claim is."""
+    it right (:mod:`gradcheck.compare.repair`), judged as the claim is, at the
+    point and at a second one (each entry moved by up to a quarter of itself,
+    signs kept), so that a coincidence at the point names nothing."""
     if not isinstance(claim, str):
         return None
-    truth = dense(exact)
+    rng = np.random.default_rng(0)
+    moved = {n: Value(None, v.array * (1 + 0.25 * rng.uniform(-1, 1, v.array.shape)))
+             for n, v in problem.values.items()}
 
-    def accepts(value: np.ndarray) -> bool:
+    def agrees(value: np.ndarray, truth: np.ndarray) -> bool:
         try:
             shaped, _ = claims.layout(np.asarray(value, dtype=np.float64),
                                       f_shape=problem.typed.shape,
@@ -227,24 +232,18 @@ def _repaired(problem: Problem, name: str, exact: np.ndarray, claim: Any, form: 
         return shaped.shape == truth.shape and not compare(
             truth, None, None, shaped, atol=atol, rtol=rtol).mismatches
 
-    # A second point, each entry moved by up to a quarter of itself (signs kept),
-    # where an edit that made the claim right must hold as well.
-    rng = np.random.default_rng(0)
-    moved = {n: Value(None, v.array * (1 + 0.25 * rng.uniform(-1, 1, v.array.shape)))
-             for n, v in problem.values.items()}
-    second: list[np.ndarray | None] = []
-
+    @functools.cache
     def truth_there() -> np.ndarray | None:
-        if not second:
+        """The exact derivative at the second point (None where it cannot be had)."""
+        try:
             try:
-                try:
-                    found = exact_at(problem.typed, moved, name, "closed").value
-                except OptionError:  # a literal the closed form does not cover
-                    found = exact_at(problem.typed, moved, name, "sympy").value
-                second.append(dense(found))
-            except (GradcheckError, OutOfDomain, ArithmeticError):
-                second.append(None)
-        return second[0]
+                found = exact_at(problem.typed, moved, name, "closed").value
+            except OptionError:  # a literal the closed form does not cover
+                found = exact_at(problem.typed, moved, name, "sympy").value
+        except (GradcheckError, OutOfDomain, ArithmeticError):
+            return None
+        there: np.ndarray = dense(found)
+        return there
 
     def confirms(tree: Node) -> bool:
         there = truth_there()
@@ -252,18 +251,15 @@ def _repaired(problem: Problem, name: str, exact: np.ndarray, claim: Any, form: 
             return True  # no second point to be had: the first must do
         try:
             value = evaluate(tree, {n: v.array for n, v in moved.items()})
-            shaped, _ = claims.layout(np.asarray(value, dtype=np.float64),
-                                      f_shape=problem.typed.shape,
-                                      w_shape=problem.values[name].shape,
-                                      elementwise=form == "elementwise", name=name)
-        except (GradcheckError, OutOfDomain, ArithmeticError, ValueError):
+        except (OutOfDomain, ArithmeticError, ValueError):
             return False
-        return shaped.shape == there.shape and not compare(
-            there, None, None, shaped, atol=atol, rtol=rtol).mismatches
+        return agrees(value, there)
 
     def search() -> Diagnosis | None:
         shapes = {n: v.shape for n, v in problem.values.items()}
-        fix = repair(claim, problem.typed, shapes, arrays(problem), accepts, confirms)
+        truth = dense(exact)
+        fix = repair(claim, problem.typed, shapes, arrays(problem),
+                     lambda value: agrees(value, truth), confirms)
         return None if fix is None else Diagnosis(fix.kind, fix.sentence,
                                                   corrected=fix.corrected)
     return search

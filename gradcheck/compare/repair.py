@@ -33,7 +33,7 @@ import numpy as np
 
 from gradcheck.errors import GradcheckError
 from gradcheck.language import ops
-from gradcheck.language.parser import parse
+from gradcheck.language.parser import definition, parse
 from gradcheck.language.shapes import Typed, infer
 from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render, walk
 from gradcheck.values.evaluate import OutOfDomain, evaluate
@@ -121,7 +121,7 @@ def _edits(tree: Node, factors: list[tuple[str, str]]
             if node.op == "add":
                 yield node, b, "extra-term", f"without its term '{render(a)}'"
         for text, name in factors:
-            yield (node, Call("mul", (node, _definition(text))), "missing-factor",
+            yield (node, Call("mul", (node, definition(text))), "missing-factor",
                    f"times the missing factor {text} ({name})")
 
 
@@ -143,7 +143,7 @@ def derivative_of(call: Call) -> Node:
     """
     (text,) = ops.OPS[call.op].vjp or ("",)
     names = {"g": Num(Fraction(1)), "a": call.args[0], "out": call}
-    return _ones_dropped(_put(_definition(text), names))
+    return _ones_dropped(_put(definition(text), names))
 
 
 def _put(node: Node, names: Mapping[str, Node]) -> Node:
@@ -167,10 +167,6 @@ def _ones_dropped(node: Node) -> Node:
 def _name(op: str) -> str:
     row = ops.OPS[op]
     return row.aliases[0] if row.aliases and not row.aliases[0].isascii() else op
-
-
-def _definition(text: str) -> Node:
-    return parse(text)
 
 
 def _substitute(node: Node, target: Node, replacement: Node) -> Node:

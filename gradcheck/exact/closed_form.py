@@ -40,7 +40,6 @@ not used (see :mod:`gradcheck.exact.symbolic`). Values come from
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -63,7 +62,7 @@ from gradcheck.exact.build import (
     zeros,
 )
 from gradcheck.language import ops
-from gradcheck.language.parser import parse
+from gradcheck.language.parser import definition
 from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, variables, walk
 
 __all__ = ["RULES", "Derivative", "MissingRule", "Rule", "Unsupported", "derive", "is_elementwise",
@@ -205,7 +204,7 @@ def rule(op: str) -> Rule:
     if texts is None:
         raise MissingRule(f"operator {op!r} has no closed-form rule: give its row a vjp "
                           "(or add it to closed_form.RULES); see docs/contributing.md")
-    trees = [_definition(text) if text else None for text in texts]
+    trees = [definition(text) if text else None for text in texts]
     binary = ops.OPS[op].kind == "binary"
 
     def apply(n: Call, g: Node) -> tuple[Node | None, ...]:
@@ -213,11 +212,6 @@ def rule(op: str) -> Rule:
         cots = tuple(None if t is None else _built(t, names) for t in trees)
         return _binary(n, g, *cots) if binary else cots
     return apply
-
-
-@functools.cache
-def _definition(text: str) -> Node:
-    return parse(text)
 
 
 def _built(node: Node, names: dict[str, Node]) -> Node:

@@ -19,6 +19,7 @@ hint: expected a number, a name, '(', '[', '+' or '-'
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from fractions import Fraction
 from typing import Any, cast
@@ -29,9 +30,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from gradcheck.errors import ParseError, suggest
 from gradcheck.language import ops
 from gradcheck.language.tree import Call, Matrix, Node, Num, Var
-from gradcheck.limits import DEPTH, LENGTH, current, hint
+from gradcheck.limits import DEPTH, DEPTH_CAP, LENGTH, Limits, current, hint
 
-__all__ = ["GRAMMAR", "MAX_DEPTH", "MAX_LENGTH", "NAME_PATTERN", "parse"]
+__all__ = ["GRAMMAR", "MAX_DEPTH", "MAX_LENGTH", "NAME_PATTERN", "definition", "parse"]
 
 MAX_LENGTH = LENGTH  # characters of input, by default (max_length=, --max-length)
 MAX_DEPTH = DEPTH  # nesting of the tree, by default (max_depth=, --max-depth)
@@ -329,3 +330,15 @@ def _token_text(tok: Token) -> str:
 
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+@functools.lru_cache(maxsize=512)
+def definition(text: str) -> Node:
+    """gradcheck's own text in the language (a rule of the operator table, a
+    derived operator's definition), parsed once and outside the user's limits.
+
+    >>> definition("g*(1 - out**2)") is definition("g*(1 - out**2)")
+    True
+    """
+    with Limits(length=10**7, depth=DEPTH_CAP).applied():
+        return parse(text)

@@ -16,15 +16,14 @@ product when the shapes broadcast; every choice is recorded as a
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from gradcheck.errors import NameLookupError, ShapeError, suggest
 from gradcheck.language import ops
-from gradcheck.language.parser import parse
+from gradcheck.language.parser import definition
 from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render
-from gradcheck.limits import DEPTH_CAP, ENTRIES, Limits, current, hint
+from gradcheck.limits import ENTRIES, current, hint
 
 __all__ = ["MAX_ENTRIES", "Reading", "Typed", "broadcast", "fmt", "infer"]
 
@@ -189,7 +188,7 @@ class _Checker:
                 raise self.error(ShapeError, f"{op.name}() takes no option here", node,
                                  f"{op.name}: {op.doc}")
             return None
-        body = _substitute(_definition(text), dict(zip("ab", values, strict=False)), node)
+        body = _substitute(definition(text), dict(zip("ab", values, strict=False)), node)
         typed = self.visit(body)
         assert isinstance(typed, Call)
         origin = dataclasses.replace(node, args=values + tuple(
@@ -272,14 +271,6 @@ class _Checker:
         shape = (dims[0], dims[-1])
         self.check_size(node, shape, lambda: render(node))
         return dataclasses.replace(node, shape=shape)
-
-
-@functools.lru_cache(maxsize=256)
-def _definition(text: str) -> Node:
-    """A derived operator's definition, parsed once (it is gradcheck's own text,
-    within no user limit)."""
-    with Limits(length=10**7, depth=DEPTH_CAP).applied():
-        return parse(text)
 
 
 def _substitute(node: Node, args: dict[str, Node], call: Call) -> Node:

@@ -17,7 +17,7 @@ from gradcheck.numeric.stencils import BACKWARD, EPS, FORWARD, RICHARDSON, STENC
 from gradcheck.values.evaluate import Kink, OutOfDomain
 
 __all__ = ["LADDER", "SHRINKS", "Jump", "apply_stencil", "at_kink", "column", "differing_sides",
-           "real_column", "refined"]
+           "real_column", "refined", "tight"]
 
 
 SHRINKS = 6  # times a one-sided step at a kink may shrink tenfold to stay in the domain
@@ -40,7 +40,7 @@ def refined(probe: Probe, d: np.ndarray, size: float) -> Column:
     best: Column | None = None
     growing = 0
     for k in range(LADDER):
-        if k >= 3 and (best is None or growing >= 2 or _enough(probe, best)):
+        if k >= 3 and (best is None or growing >= 2 or tight(probe, best[0], best[1])):
             break  # beyond three steps only while a kink within the step keeps bounds wide
         try:
             col = apply_stencil(probe, d, RICHARDSON, RICHARDSON.base * size / 16**k)
@@ -56,10 +56,11 @@ def refined(probe: Probe, d: np.ndarray, size: float) -> Column:
     return best if best is not None else real_column(probe, d, RICHARDSON)
 
 
-def _enough(probe: Probe, col: Column) -> bool:
-    """Whether every bound of a column is small next to the column."""
-    return bool(np.all(col[1] <= probe.enough * (np.abs(col[0]).max(initial=0.0)
-                                                  + np.finfo(float).tiny)))
+def tight(probe: Probe, value: np.ndarray, error: np.ndarray) -> bool:
+    """Whether every bound of a column is small next to the column (``probe.enough``
+    of its largest entry; a NaN bound is not)."""
+    return bool(np.all(error <= probe.enough * (np.abs(value).max(initial=0.0)
+                                                + np.finfo(float).tiny)))
 
 
 def column(probe: Probe, d: np.ndarray, method: str, on_kink: list[Kink],
@@ -184,6 +185,7 @@ def apply_stencil(probe: Probe, d: np.ndarray, s: Stencil, h: float,
 # which every central difference straddles alike, is invisible to the
 # agreement of the estimates; it is not to this.
 _KINK = {1.0: -1 / 16, 0.5: 1.25, 0.25: -4.0}
+_AT = {t: k for k, t in enumerate(RICHARDSON.offsets)}  # offset -> row of the evaluations
 
 
 def _kink_within(diffs: np.ndarray, sizes: np.ndarray, carried: Any, amplification: float,
@@ -191,9 +193,8 @@ def _kink_within(diffs: np.ndarray, sizes: np.ndarray, carried: Any, amplificati
     """The slope's jump that a user function's Richardson evaluations show
     (0 where it is within their rounding): what the central estimate may be
     off by, beside a kink within the step."""
-    index = {t: k for k, t in enumerate(RICHARDSON.offsets)}
-    combination = sum(w * (diffs[index[t]] + diffs[index[-t]]) for t, w in _KINK.items())
-    noise = sum(abs(w) * (4 * EPS * amplification * (sizes[index[t]] + sizes[index[-t]])
+    combination = sum(w * (diffs[_AT[t]] + diffs[_AT[-t]]) for t, w in _KINK.items())
+    noise = sum(abs(w) * (4 * EPS * amplification * (sizes[_AT[t]] + sizes[_AT[-t]])
                           + 4 * np.asarray(carried)) for t, w in _KINK.items())
     excess: np.ndarray = np.maximum(np.abs(combination) - 4 * noise, 0.0) * (16 / 7) / h
     return excess

@@ -10,7 +10,13 @@ import numpy as np
 from gradcheck import progress
 from gradcheck.language.tree import Node
 from gradcheck.numeric.estimate import Column, Estimate, Function
-from gradcheck.numeric.ladder import apply_stencil, differing_sides, real_column, refined
+from gradcheck.numeric.ladder import (
+    apply_stencil,
+    differing_sides,
+    real_column,
+    refined,
+    tight,
+)
 from gradcheck.numeric.probe import QUICK_ENOUGH, Crossed, Probe, start, unit
 from gradcheck.numeric.stencils import BACKWARD, EPS, FORWARD, RICHARDSON
 from gradcheck.values.evaluate import Kink, OutOfDomain
@@ -167,8 +173,7 @@ def _grouped_steps(probe: Probe, mask: np.ndarray | None, pattern: np.ndarray,
             d[members] = 1.0
             col_value, col_error, _, _ = scaled(probe, d.reshape(w0.shape), h)
             v, e = col_value.ravel(), col_error.ravel()
-            wide = ~(e <= probe.enough * (np.abs(v).max(initial=0.0) + np.finfo(float).tiny))
-            if wide.any():
+            if not tight(probe, v, e):
                 return None
             for k in members:
                 rows = pattern[k]
@@ -217,11 +222,8 @@ def _one_step(probe: Probe, mask: np.ndarray | None) -> Estimate:
             col: Column | None = scaled(probe, d, h)
         except (Crossed, OutOfDomain):
             col = None
-        if col is not None:
-            wide = ~(col[1] <= probe.enough * (np.abs(col[0]).max(initial=0.0)
-                                                + np.finfo(float).tiny))
-            if wide.any():
-                col = None
+        if col is not None and not tight(probe, col[0], col[1]):
+            col = None
         if col is None:
             col = refined(probe, d, max(abs(float(w0[i])), scale))
         value[(*lead, *i)], error[(*lead, *i)], steps[i], methods[i] = col
