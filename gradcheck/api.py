@@ -85,21 +85,25 @@ def check(expr: str, *, wrt: str | Iterable[str] | None = None,
         timeout: seconds the exact and numeric engines may take in all before
             a LimitError; ``math.inf`` for no budget.
         engine: the exact engine: ``sympy`` (SymPy over the entries: the
-            reference, slow beyond a few dozen entries), ``closed``
-            (closed-form matrix calculus evaluated with NumPy: exact with
-            fractions where the operations are rational and it is
-            affordable, else float64 with an error bound), or ``auto``
-            (SymPy for Jacobians up to 1024 entries, closed form beyond).
+            reference, slow beyond a few dozen entries), ``symengine`` (the
+            same derivation on SymPy's C++ core, about a hundred times
+            faster; rational points only), ``closed`` (closed-form matrix
+            calculus evaluated with NumPy: exact with fractions where the
+            operations are rational and it is affordable, else float64 with
+            an error bound), or ``auto`` (symengine, cross-checked by the
+            closed form, where its work is affordable; the closed form
+            beyond, or where symengine meets a limit).
         max_length: the most characters an expression (or a claim, or a
             value written as an expression) may have.
         max_depth: the deepest nesting of an expression's tree (parentheses
             alone do not count); at most 1000.
         max_entries: the most entries any one matrix may have: a value, a
             declared shape, or a matrix in the expression.
-        max_terms: the most operations the SymPy expressions of any one
-            matrix that the SymPy engine builds may have in all (``det`` of
-            a symbolic 7×7 matrix has about 89,000; ``inv`` of a symbolic
-            6×6 matrix about 281,000).
+        max_terms: the most operations the expressions of any one matrix
+            that the ``sympy`` and ``symengine`` engines build may have in
+            all (in SymPy, ``det`` of a symbolic 7×7 matrix has about
+            89,000; ``inv`` of a symbolic 6×6 matrix about 281,000). With
+            ``engine="auto"`` a limit met there falls back to the closed form.
 
     Returns:
         A :class:`CheckResult`; it never raises on a mismatch.

@@ -110,9 +110,10 @@ class _Check(click.Command):
               help="Check the numeric engine on K random projections uᵀJv instead of the "
                    "whole Jacobian (for large inputs).")
 @click.option("--engine", type=click.Choice(ENGINES), default="auto", show_default=True,
-              help="Exact engine: sympy (over the entries; the reference), closed (closed-form "
-                   "matrix calculus with NumPy, for large inputs), auto (sympy for Jacobians up "
-                   "to 1024 entries).")
+              help="Exact engine: sympy (over the entries; the reference), symengine (the same "
+                   "on SymPy's C++ core, fast), closed (closed-form matrix calculus with NumPy, "
+                   "for large inputs), auto (symengine cross-checked by the closed form where "
+                   "affordable, else the closed form).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed for values drawn at random.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=TIMEOUT,
@@ -127,8 +128,8 @@ class _Check(click.Command):
               metavar="N", help="Most entries any one matrix may have.")
 @click.option("--max-terms", type=click.IntRange(min=1), default=TERMS, show_default=True,
               metavar="N",
-              help="Most terms (operations) in the SymPy expressions of any one matrix the "
-                   "sympy engine builds.")
+              help="Most terms (operations) in the expressions of any one matrix the sympy "
+                   "and symengine engines build.")
 @click.option("--atol", type=click.FloatRange(min=0), default=api.ATOL, show_default=True,
               help="Absolute tolerance.")
 @click.option("--rtol", type=click.FloatRange(min=0), default=api.RTOL, show_default=True,

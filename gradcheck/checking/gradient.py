@@ -20,7 +20,7 @@ from gradcheck.compare.comparator import Comparison, compare, compare_directions
 from gradcheck.compare.diagnose import Diagnosis, diagnose, difference
 from gradcheck.compare.repair import repair
 from gradcheck.errors import ClaimError, DomainError, GradcheckError, LimitError, OptionError
-from gradcheck.exact import closed_eval, closed_form, symbolic
+from gradcheck.exact import closed_eval, closed_form, elements, symbolic
 from gradcheck.exact.engine import exact_at
 from gradcheck.language.latex import latex
 from gradcheck.language.parser import parse
@@ -78,7 +78,7 @@ def gradient(problem: Problem, name: str, claim: Any, atol: float, rtol: float,
     common = dict(name=name, shape=w_shape, exact=exact, exact_values=truth.values,
                   claimed=claimed, claim_form=form, elementwise=elementwise,
                   claim_text=claim if isinstance(claim, str) else None, engine=truth.engine,
-                  exactness=truth.exactness, exact_error=truth.error,
+                  exactness=truth.exactness, exact_error=truth.error, engine_note=truth.note,
                   closed_form=_shown(closed))
     try:
         if directions is not None:
@@ -266,6 +266,9 @@ def _repaired(problem: Problem, name: str, exact: np.ndarray, claim: Any, form: 
 
 
 DIAGNOSIS_TIME = 10.0  # seconds of symbolic work a diagnosis may take
+# Operations in the exact derivative's expressions beyond which exact − claimed
+# is not simplified: its text would be long (diagnose.MAX_DIFFERENCE_TEXT).
+DIFFERENCE_TERMS = 2000
 # Entries of w up to which an engines' disagreement found with the complex step
 # is looked at again with real stencils (a second opinion, see gradient).
 SECOND_OPINION = 4096
@@ -285,6 +288,10 @@ def _difference(problem: Problem, name: str, jac: Any, claim: str, form: str) ->
     env[name] = symbolic.symbols(name, w_shape)
     typed = infer(parse(claim), {n: v.shape for n, v in problem.values.items()}, text=claim)
     c = symbolic.build(typed.tree, env)
+    if isinstance(jac, elements.Lazy):
+        if elements.terms(jac.flat) > DIFFERENCE_TERMS:
+            return None  # its difference is long, and simplifying it slow
+        jac = jac.sympy()
     rows, cols = w_shape
     truth = sympy.Matrix(rows, cols, lambda i, j: jac[i, j, i, j]) if form == "elementwise" \
         else sympy.Matrix(jac)

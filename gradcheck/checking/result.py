@@ -20,6 +20,7 @@ from gradcheck.compare.diagnose import Diagnosis
 from gradcheck.language.shapes import Reading
 from gradcheck.language.tree import Shape
 from gradcheck.numeric.estimate import Undefined
+from gradcheck.exact.elements import Lazy
 from gradcheck.values.sparse import Dense
 
 __all__ = ["VIEWS", "CheckResult", "ClosedForm", "Directions", "Gradient"]
@@ -105,7 +106,11 @@ class Gradient:
     undefined: tuple[Undefined, ...] = ()  # entries where f is not differentiable (a kink)
     directions: Directions | None = None
     diagnosis: Diagnosis | None = None  # the mistake that explains a wrong claim
-    engine: str = "sympy"  # which engine computed exact: "sympy" or "closed form"
+    engine: str = "sympy"  # which engine computed exact: "sympy", "symengine" or "closed form"
+    # How the other exact engine took part: "agrees" (the closed form, evaluated
+    # beside the element-level engine, gave the same values), "disagrees" (it
+    # is not shown), or why auto fell back to the closed form.
+    engine_note: str | None = None
     exactness: str = "exact"  # "exact", or "float64" with exact_error bounding it
     exact_error: np.ndarray | None = None  # bound on |exact - true derivative| (float64)
     closed_form: ClosedForm | None = None  # the derivative as an expression, where one exists
@@ -153,13 +158,28 @@ class Gradient:
     def held(self, field: str) -> Any:
         """``exact``, ``numeric``, ``numeric_error`` or ``exact_error`` as
         kept: an array, None, or a :class:`~gradcheck.values.sparse.Sparse` not made
-        into an array (for reports of large Jacobians)."""
+        into an array (for reports of large Jacobians); ``exact_values`` as
+        kept: SymPy's, None, or symengine's not yet converted
+        (:class:`~gradcheck.exact.elements.Lazy`)."""
         descriptor: Dense = type(self).__dict__[field]
         return descriptor.stored(self)
 
 
+class _SymPy(Dense):
+    """``exact_values``: SymPy numbers, converted from symengine's when first read."""
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.slot]
+        if isinstance(value, Lazy):
+            value = obj.__dict__[self.slot] = value.sympy()
+        return value
+
+
 for _field in ("exact", "numeric", "numeric_error", "exact_error"):  # arrays made when read
     setattr(Gradient, _field, Dense(_field))
+Gradient.exact_values = _SymPy("exact_values")  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, eq=False)

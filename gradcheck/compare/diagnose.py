@@ -46,6 +46,7 @@ from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render,
 
 __all__ = ["Diagnosis", "diagnose", "difference"]
 
+MAX_DIFFERENCE_TEXT = 300  # characters: a longer difference says nothing a reader can use
 MAX_DIFFERENCE = 9  # entries of a symbolic difference shown in full
 LATE_TIME = 5.0  # seconds after which the later candidates are not tried (see _Clock);
 # half of the diagnosis's share of the budget (checking.gradient.DIAGNOSIS_TIME)
@@ -524,7 +525,9 @@ def difference(truth: sympy.MatrixBase, claimed: sympy.MatrixBase) -> str | None
         return None
     diff = [sympy.cancel(d) for d in diff]
     if all(d == diff[0] for d in diff):
-        return f"{diff[0]} in every entry"
-    if len(diff) <= MAX_DIFFERENCE:
-        return str(sympy.Matrix(rows, cols, diff).tolist())
-    return None
+        text = f"{diff[0]} in every entry"
+    elif len(diff) <= MAX_DIFFERENCE:
+        text = str(sympy.Matrix(rows, cols, diff).tolist())
+    else:
+        return None
+    return text if len(text) <= MAX_DIFFERENCE_TEXT else None

@@ -20,6 +20,7 @@ cannot judge instead of judging with a wrong number.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,9 +31,9 @@ import numpy as np
 import sympy
 from flint import arb, ctx, fmpq
 
-__all__ = ["CONVERGED", "PRECISIONS", "TINY", "Unsupported", "ball", "certify", "exact",
-           "sign", "step",
-           "finished", "precision", "to_floats"]
+__all__ = ["CONVERGED", "FUNCTIONS", "PRECISIONS", "TINY", "NotANumber", "Unsupported", "ball",
+           "certify", "certify_with", "exact", "finished", "named", "precision", "product",
+           "sign", "step", "to_floats", "total", "walk"]
 
 PRECISIONS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)  # bits, tried in turn
 CONVERGED = 2.0**-60  # a ball is converged when rad <= CONVERGED * |mid| ...
@@ -102,13 +103,22 @@ def certify(exprs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
         Unsupported: an expression holds a function this module cannot
             evaluate.
     """
+    return certify_with(exprs, _node, lambda e: e.is_Rational,
+                        lambda e: Fraction(int(e.p), int(e.q)))
+
+
+def certify_with(exprs: Sequence[Any], node: Node, is_rational: Callable[[Any], bool],
+                 fraction: Callable[[Any], Fraction]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`certify` for the expressions of any library whose nodes have
+    ``args``: ``node(e, balls of e's args)`` gives one node's ball,
+    ``is_rational`` and ``fraction`` read rational numbers."""
     n = len(exprs)
     values = np.full(n, np.nan)
     errors = np.full(n, np.nan)
     todo = []
     for k, e in enumerate(exprs):
-        if e.is_Rational:
-            values[k], errors[k] = float(e), 0.0
+        if is_rational(e):
+            values[k], errors[k] = _float(fraction(e)), 0.0
         else:
             todo.append(k)
     last: dict[int, arb] = {}
@@ -120,8 +130,8 @@ def certify(exprs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
             left = []
             for k in todo:
                 try:
-                    b = ball(exprs[k], memo)
-                except _NotANumber:
+                    b = walk(exprs[k], node, memo)
+                except NotANumber:
                     continue  # NaN, as set
                 last[k] = b
                 if finished(b):
@@ -136,8 +146,16 @@ def certify(exprs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     return values, errors
 
 
-class _NotANumber(Exception):
-    pass
+def _float(q: Fraction) -> float:
+    """The float nearest a fraction; an infinity beyond float64's range."""
+    try:
+        return float(q)
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
+
+
+class NotANumber(Exception):
+    """A value that is not a number (DiracDelta(0), nan, an infinity)."""
 
 
 def sign(x: arb) -> arb:
@@ -163,7 +181,7 @@ def step(x: arb, at_zero: arb) -> arb:
 def _delta(x: arb) -> arb:
     if x > 0 or x < 0:
         return arb(0)
-    raise _NotANumber
+    raise NotANumber
 
 
 def _pow(b: arb, e: Any, e_ball: arb) -> arb:
@@ -177,33 +195,62 @@ def _pow(b: arb, e: Any, e_ball: arb) -> arb:
     return b ** e_ball
 
 
-_FUNCTIONS: dict[Any, Callable[..., arb]] = {
-    sympy.exp: lambda x: x.exp(),
-    sympy.log: lambda x: x.log(),
-    sympy.sin: lambda x: x.sin(),
-    sympy.cos: lambda x: x.cos(),
-    sympy.tan: lambda x: x.tan(),
-    sympy.tanh: lambda x: x.tanh(),
-    sympy.sinh: lambda x: x.sinh(),
-    sympy.cosh: lambda x: x.cosh(),
-    sympy.sech: lambda x: 1 / x.cosh(),
-    sympy.Abs: lambda x: abs(x),
-    sympy.sign: sign,
+def total(args: Sequence[arb]) -> arb:
+    """The sum of balls."""
+    out = args[0]
+    for a in args[1:]:
+        out = out + a
+    return out
+
+
+def product(args: Sequence[arb]) -> arb:
+    """The product of balls."""
+    out = args[0]
+    for a in args[1:]:
+        out = out * a
+    return out
+
+
+# Functions by their class's name, which SymPy and symengine share.
+FUNCTIONS: dict[str, Callable[..., arb]] = {
+    "exp": lambda x: x.exp(),
+    "log": lambda x: x.log(),
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: x.cos(),
+    "tan": lambda x: x.tan(),
+    "tanh": lambda x: x.tanh(),
+    "sinh": lambda x: x.sinh(),
+    "cosh": lambda x: x.cosh(),
+    "sech": lambda x: 1 / x.cosh(),
+    "Abs": lambda x: abs(x),
+    "sign": sign,
+}
+
+# The kinked functions as :mod:`gradcheck.exact.elements` names them.
+_NAMED: dict[str, Callable[[arb], arb]] = {
+    "abs": lambda x: abs(x),
+    "relu": lambda x: x.max(arb(0)),
+    "sign": sign,
+    "step": lambda x: step(x, exact(Fraction(1, 2))),
+    "delta": lambda x: _delta(x),
 }
 
 
-def ball(expr: Any, memo: dict[Any, arb] | None = None) -> arb:
-    """A ball holding the value of an exact SymPy number, at the current
-    precision (:func:`precision`). Shared subexpressions are evaluated once
-    (``memo``); the walk keeps its own stack, so deep expressions do not
-    reach Python's recursion limit.
+def named(name: str, x: arb) -> arb:
+    """The ball of a kinked function named as :mod:`gradcheck.exact.elements` builds it."""
+    if name not in _NAMED:
+        raise Unsupported(f"no ball arithmetic for {name}")
+    return _NAMED[name](x)
 
-    >>> with precision(128):
-    ...     b = ball(sympy.sqrt(2) * sympy.sqrt(2) - 2)
-    >>> b.contains(0), float(b.rad()) < 1e-30
-    (True, True)
-    """
-    memo = {} if memo is None else memo
+
+Node = Callable[[Any, list[arb]], arb]
+
+
+def walk(expr: Any, node: Node, memo: dict[Any, arb]) -> arb:
+    """The ball of an expression whose nodes have ``args``, from ``node``
+    applied bottom up; shared subexpressions once (``memo``), with a stack
+    of its own, so that deep expressions do not reach Python's recursion
+    limit."""
     stack = [(expr, False)]
     while stack:
         e, ready = stack.pop()
@@ -213,11 +260,23 @@ def ball(expr: Any, memo: dict[Any, arb] | None = None) -> arb:
             stack.append((e, True))
             stack.extend((a, False) for a in e.args if a not in memo)
             continue
-        memo[e] = _node(e, memo)
+        memo[e] = node(e, [memo[a] for a in e.args] if e.args else [])
     return memo[expr]
 
 
-def _node(e: Any, memo: dict[Any, arb]) -> arb:
+def ball(expr: Any, memo: dict[Any, arb] | None = None) -> arb:
+    """A ball holding the value of an exact SymPy number, at the current
+    precision (:func:`precision`).
+
+    >>> with precision(128):
+    ...     b = ball(sympy.sqrt(2) * sympy.sqrt(2) - 2)
+    >>> b.contains(0), float(b.rad()) < 1e-30
+    (True, True)
+    """
+    return walk(expr, _node, {} if memo is None else memo)
+
+
+def _node(e: Any, args: list[arb]) -> arb:
     if e.is_Rational:
         return exact(Fraction(int(e.p), int(e.q)))
     if e.is_Float:
@@ -227,23 +286,16 @@ def _node(e: Any, memo: dict[Any, arb]) -> arb:
     if e is sympy.E:
         return arb(1).exp()
     if e is sympy.nan or e is sympy.zoo or e.is_infinite:
-        raise _NotANumber
-    args = [memo[a] for a in e.args]
+        raise NotANumber
     if e.is_Add:
-        out = args[0]
-        for a in args[1:]:
-            out = out + a
-        return out
+        return total(args)
     if e.is_Mul:
-        out = args[0]
-        for a in args[1:]:
-            out = out * a
-        return out
+        return product(args)
     if e.is_Pow:
         return _pow(args[0], e.args[1], args[1])
     fn = e.func
-    if fn in _FUNCTIONS:
-        return _FUNCTIONS[fn](*args)
+    if fn.__name__ in FUNCTIONS and fn.__module__.startswith("sympy"):
+        return FUNCTIONS[fn.__name__](*args)
     if fn is sympy.Heaviside:
         return step(args[0], args[1] if len(args) > 1 else exact(Fraction(1, 2)))
     if fn is sympy.DiracDelta:

@@ -74,6 +74,7 @@ def _gradient_dict(r: CheckResult, g: Gradient) -> dict[str, Any]:
         else _exact_text(g.exact_values, shape),
         "omitted": omitted,  # arrays of more than LISTED entries, given as null
         "engine": g.engine,
+        "engine_note": g.engine_note,
         "exactness": g.exactness,
         "exact_error_max": None if g.held("exact_error") is None else _float(
             largest(g.held("exact_error"))),

@@ -37,6 +37,7 @@ from gradcheck.exact.symbolic import entries
 from gradcheck.language.shapes import fmt
 from gradcheck.report.labels import METHOD_NAMES, entries_of, entry_label, largest
 from gradcheck.values.layout import label
+from gradcheck.exact.elements import Lazy
 from gradcheck.values.sparse import Sparse, dense
 
 __all__ = ["function_text", "text", "wants_color"]
@@ -111,7 +112,7 @@ def _gradient_text(r: CheckResult, g: Gradient, color: bool = False) -> list[str
     if g.closed_form is not None:
         lines.append(f"  closed form: {g.closed_form}")
     how = ", ".join(METHOD_NAMES.get(m, m) for m in g.methods)
-    blocks = [(f"exact ({exactness(g)})", _view(g, g.held("exact"), exact=g.exact_values,
+    blocks = [(f"exact ({exactness(g)})", _view(g, g.held("exact"), exact=_rational_values(g),
                                                 color=color))]
     if g.held("numeric") is not None:
         marks = {m.index: BAD for m in g.mismatches if m.kind == "engines"}
@@ -183,11 +184,22 @@ def _projections(d: Any, bad: set[int] | None = None, color: bool = False) -> li
 
 
 def exactness(g: Gradient) -> str:
-    """Which engine computed the exact derivative, and how exact it is."""
-    if g.engine == "sympy":
+    """Which engines computed the exact derivative, and how exact it is."""
+    text = _exactness(g)
+    if g.engine_note == "agrees":
+        return f"{text}; the closed form agrees"
+    if g.engine_note == "disagrees":
+        return (f"{text}; the closed form disagrees and is not shown: a defect of gradcheck, "
+                "please report it")
+    return text if g.engine_note is None else f"{text}; {g.engine_note}"
+
+
+def _exactness(g: Gradient) -> str:
+    if g.engine in ("sympy", "symengine"):
+        who = "SymPy" if g.engine == "sympy" else "symengine"
         if g.held("exact_error") is None:
-            return "SymPy, exact"
-        return f"SymPy, not converged: within {largest(g.held('exact_error')):.1e}"
+            return f"{who}, exact"
+        return f"{who}, not converged: within {largest(g.held('exact_error')):.1e}"
     if g.exactness == "certified":
         if g.held("exact_error") is None:
             return "closed form, certified by ball arithmetic"
@@ -247,6 +259,15 @@ class _Lazy:
 
     def reshape(self, *shape: int) -> _Lazy:
         return _Lazy(self.a, self.digits, shape)
+
+
+def _rational_values(g: Gradient) -> Any:
+    """The exact values where they are rational numbers, to show as fractions;
+    else None (the floats are shown, certified)."""
+    held = g.held("exact_values")
+    if held is None or (isinstance(held, Lazy) and not held.rational):
+        return None
+    return g.exact_values
 
 
 def _cells(a: np.ndarray, exact: Any, digits: int = 10) -> np.ndarray:
