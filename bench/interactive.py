@@ -300,9 +300,10 @@ def one_gradcheck(p: Problem, engine: str) -> None:
         try:
             r = gradcheck.check(p.expr, wrt=p.wrt, at=at, shapes=shapes,
                                 expect=getattr(p, claim), engine=engine, timeout=BUDGET)
-        except gradcheck.LimitError as ex:
-            emit(claim=claim, status="budget", seconds=time.perf_counter() - start,
-                 detail=str(ex).splitlines()[0][:300])
+        except gradcheck.LimitError as ex:  # the time budget, or a size limit (--max-terms)
+            detail = str(ex).splitlines()[0][:300]
+            emit(claim=claim, status="budget" if "time budget" in detail else "limit",
+                 seconds=time.perf_counter() - start, detail=detail)
             return
         except Exception as ex:  # reported, never hidden
             emit(claim=claim, status="error", seconds=time.perf_counter() - start,
@@ -439,7 +440,7 @@ def timed_runs(cmd: list[str], repeat: int) -> dict[str, Any]:
 def expected(r: dict[str, Any] | None, claim: str) -> bool | None:
     """True when a verdict is the expected one, False when it is not, None
     when there is none (a timeout or gradcheck's own budget)."""
-    if r is None or r["status"] in ("timeout", "budget"):
+    if r is None or r["status"] in ("timeout", "budget", "limit"):
         return None
     if r["status"] != "ok":
         return False
@@ -508,6 +509,8 @@ def secs(r: dict[str, Any] | None) -> str:
         return f"{r['seconds']:.3f}"
     if r["status"] == "budget":
         return f"> {BUDGET:g} (budget)"
+    if r["status"] == "limit":
+        return "limit"
     if r["status"] == "timeout":
         return f"> {TIMEOUT:g} (timeout)"
     return f"**{r['status']}**"
@@ -632,8 +635,8 @@ def report(rows: list[dict[str, Any]], m: dict[str, Any], floor: dict[str, Any],
         "- **verdicts**: the right claim must pass (`result.passed`; CLI exit code 0 and a "
         "report ending in PASS), the wrong one fail (`result.verdict == \"fail\"`; exit code "
         "1 and FAIL, not a traceback), with every engine and on the CLI. *OK* means all of "
-        "them did; a timeout or a budget overrun gives no verdict and is not counted "
-        "against it.", "",
+        "them did; a timeout, a budget overrun or a size limit (*limit*, a LimitError such as "
+        "the SymPy engine's --max-terms) gives no verdict and is not counted against it.", "",
         "## Results", "",
         "Seconds. *CLI*: the right claim, end to end (*×floor*: over the numpy floor); *CLI "
         f"wrong*: the wrong claim, one run. In process: the right claim; *{default} wrong*: the "

@@ -32,7 +32,7 @@ import sympy
 from flint import arb, ctx, fmpq
 
 __all__ = ["CONVERGED", "FUNCTIONS", "PRECISIONS", "TINY", "NotANumber", "Unsupported", "ball",
-           "certify", "certify_with", "exact", "finished", "named", "precision", "product",
+           "certify", "certify_with", "exact", "finished", "largest", "named", "precision", "product",
            "sign", "step", "to_floats", "total", "walk"]
 
 PRECISIONS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)  # bits, tried in turn
@@ -179,9 +179,11 @@ def step(x: arb, at_zero: arb) -> arb:
 
 
 def _delta(x: arb) -> arb:
+    """DiracDelta: 0 off 0, not a number at 0 (a NaN ball: times an exact 0 it
+    is 0, as SymPy's ``0*DiracDelta(0)``)."""
     if x > 0 or x < 0:
         return arb(0)
-    raise NotANumber
+    return arb.nan()
 
 
 def _pow(b: arb, e: Any, e_ball: arb) -> arb:
@@ -204,7 +206,10 @@ def total(args: Sequence[arb]) -> arb:
 
 
 def product(args: Sequence[arb]) -> arb:
-    """The product of balls."""
+    """The product of balls; exactly 0 where a factor is exactly 0, as in SymPy
+    (``0*DiracDelta(0)`` is 0)."""
+    if any(a.is_zero() for a in args):
+        return arb(0)
     out = args[0]
     for a in args[1:]:
         out = out * a
@@ -226,14 +231,19 @@ FUNCTIONS: dict[str, Callable[..., arb]] = {
     "sign": sign,
 }
 
-# The kinked functions as :mod:`gradcheck.exact.elements` names them.
+# The functions :mod:`gradcheck.exact.elements` builds by name.
 _NAMED: dict[str, Callable[[arb], arb]] = {
-    "abs": lambda x: abs(x),
-    "relu": lambda x: x.max(arb(0)),
-    "sign": sign,
     "step": lambda x: step(x, exact(Fraction(1, 2))),
     "delta": lambda x: _delta(x),
 }
+
+
+def largest(args: Sequence[arb]) -> arb:
+    """The maximum of balls."""
+    out = args[0]
+    for a in args[1:]:
+        out = out.max(a)
+    return out
 
 
 def named(name: str, x: arb) -> arb:

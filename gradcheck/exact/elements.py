@@ -4,12 +4,13 @@ expression in the element symbols ``w[k,l]``, differentiated entry by entry,
 values exact at a rational point) about a hundred times faster, and
 converted to SymPy where SymPy is asked for (:func:`to_sympy`).
 
-SymPy's semantics are kept where symengine has none of its own: ``abs``,
-``relu``, ``sign`` and ``step`` are functions without a derivative in
-symengine, so they are built as named functions and their derivatives
-written in after differentiation as SymPy gives them: ``abs`` → ``sign``,
-``relu`` (``Max(0, a)``) → ``step`` (``Heaviside``, 1/2 at 0), ``sign`` →
-``2·delta``, ``step`` → ``delta`` (``DiracDelta``: not a number at 0).
+SymPy's semantics are kept where symengine has none of its own: symengine
+leaves the derivatives of ``Abs``, ``Max`` (``relu`` is ``Max(0, a)``) and
+``sign`` unevaluated, and has no Heaviside step, so ``step`` and ``delta``
+are named functions (their values at numbers folded as they are built) and
+the derivatives are written in after differentiation as SymPy gives them:
+``abs`` → ``sign``, ``relu`` → ``step`` (``Heaviside``, 1/2 at 0), ``sign``
+→ ``2·delta``, ``step`` → ``delta`` (``DiracDelta``: not a number at 0).
 Values are certified in ball arithmetic (:mod:`gradcheck.exact.balls`), to
 the last digit of a float.
 
@@ -44,21 +45,34 @@ from gradcheck.limits import current, hint
 __all__ = ["BUILDERS", "Lazy", "afford", "build", "certify", "entries", "evaluate", 
            "is_elementwise", "jacobian", "kinked", "matrix", "symbols", "terms", "to_sympy"]
 
-# The functions symengine has no derivative for, by the name they are built
-# with: what SymPy calls them, and their derivative (SymPy's).
-_KINKED = {"abs": sympy.Abs, "relu": lambda a: sympy.Max(0, a), "sign": sympy.sign,
-           "step": sympy.Heaviside, "delta": sympy.DiracDelta}
+# The functions symengine does not have, by the name they are built with,
+# as SymPy's.
+_NAMED = {"step": sympy.Heaviside, "delta": sympy.DiracDelta}
 
 
-def _named(name: str) -> Callable[[Any], Any]:
-    return lambda a: se.function_symbol(name, a)
+def _step(a: Any) -> Any:
+    """Heaviside's step, 1/2 at 0 (SymPy's), folded where ``a`` is a number."""
+    if a.is_Number:
+        return se.Integer(1) if a > 0 else se.Integer(0) if a < 0 else se.Rational(1, 2)
+    return se.function_symbol("step", a)
 
 
-_DERIVATIVES: dict[str, Callable[[Any], Any]] = {
-    "abs": _named("sign"), "relu": _named("step"),
-    "sign": lambda a: 2 * se.function_symbol("delta", a), "step": _named("delta"),
-    "delta": lambda a: se.nan,  # not reached: delta is the derivative of a derivative
+def _delta(a: Any) -> Any:
+    """DiracDelta: 0 off 0, folded where ``a`` is a nonzero number."""
+    if a.is_Number and a != 0:
+        return se.Integer(0)
+    return se.function_symbol("delta", a)
+
+
+# The derivative of each function whose derivative symengine leaves
+# unevaluated, as SymPy's: from its arguments, one term per argument.
+_DERIVATIVES: dict[str, Callable[..., tuple[Any, ...]]] = {
+    "Abs": lambda a: (se.sign(a),),
+    "Max": lambda a, b: (_step(a - b), _step(b - a)),
+    "sign": lambda a: (2 * _delta(a),),
+    "step": lambda a: (_delta(a),),
 }
+_KINKED = ("abs", "relu", "sign", "step")  # the operators built with these
 
 
 def _rows(m: Any) -> list[list[Any]]:
@@ -102,10 +116,9 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "div": lambda a, b: a / b, "pow": lambda a, b: a**b,
     "matmul": lambda a, b: a * b, "transpose": lambda m: m.T,
     "neg": lambda a: -a, "exp": se.exp, "log": se.log, "sqrt": se.sqrt,
-    "abs": _named("abs"), "sin": se.sin, "cos": se.cos, "tanh": se.tanh,
-    "sigmoid": lambda a: 1 / (1 + se.exp(-a)), "relu": _named("relu"),
-    "softplus": lambda a: se.log(1 + se.exp(a)), "sign": _named("sign"),
-    "step": _named("step"),
+    "abs": se.Abs, "sin": se.sin, "cos": se.cos, "tanh": se.tanh,
+    "sigmoid": lambda a: 1 / (1 + se.exp(-a)), "relu": lambda a: se.Max(0, a),
+    "softplus": lambda a: se.log(1 + se.exp(a)), "sign": se.sign, "step": _step,
     "sum": lambda m: _one(se.add(*_entries(m))),
     "mean": lambda m: _one(se.add(*_entries(m)) / (m.rows * m.cols)),
     "trace": lambda m: _one(se.add(*(m[i, i] for i in range(m.rows)))),
@@ -278,19 +291,33 @@ def kinked(tree: Node) -> bool:
 
 def _derivatives(e: Any) -> Any:
     """Write SymPy's derivatives of the kinked functions into ``e``, in place of
-    symengine's unevaluated ones."""
+    symengine's unevaluated ones: ``Subs(Derivative(F(ξ), ξ), ξ, u)`` (the
+    chain rule's factor already outside) and ``Derivative(F(u…), x)`` (the
+    chain rule still to apply)."""
     if e.is_Number or e.is_Symbol:
         return e
-    found = {}
+    found: dict[Any, Any] = {}
+    dummies = set()
     for s in e.atoms(se.Subs):
-        (inner,), (point,) = s.variables, s.point
-        found[s] = _DERIVATIVES[s.expr.args[0].get_name()](point)
-        assert s.expr.args[0].args == (inner,)
+        (dummy,), (point,) = s.variables, s.point
+        inner = s.expr  # Derivative(F(ξ), ξ), first order
+        assert len(inner.args) == 2 and inner.args[1] == dummy
+        found[s] = _DERIVATIVES[_name(inner.args[0])](point)[0]
+        dummies.add(dummy)
     for d in e.atoms(se.Derivative):
-        if d not in found and not any(d in s.args for s in found):
-            fn, var = d.args[0], d.args[1]
-            found[d] = _DERIVATIVES[fn.get_name()](var)
+        fn, var = d.args[0], d.args[1]
+        if var in dummies:
+            continue  # inside a Subs, written in above
+        assert len(d.args) == 2
+        terms = _DERIVATIVES[_name(fn)](*fn.args)
+        found[d] = se.add(*(t * _derivatives(se.diff(a, var)) for t, a in zip(terms, fn.args,
+                                                                             strict=True)))
     return e.xreplace(found) if found else e
+
+
+def _name(fn: Any) -> str:
+    kind = type(fn).__name__
+    return str(fn.get_name()) if kind == "FunctionSymbol" else kind
 
 
 def evaluate(exprs: Sequence[Any], at: Mapping[Any, Any]) -> list[Any]:
@@ -340,6 +367,8 @@ def _node(e: Any, args: list[Any]) -> Any:
         return args[0] ** args[1]
     if kind == "FunctionSymbol":
         return balls.named(e.get_name(), args[0])
+    if kind == "Max":
+        return balls.largest(args)
     if kind in balls.FUNCTIONS:
         return balls.FUNCTIONS[kind](*args)
     raise balls.Unsupported(f"no ball arithmetic for {kind}")
@@ -354,6 +383,6 @@ def to_sympy(e: Any) -> Any:
     out = e._sympy_()
     out = out.xreplace({s: sympy.Symbol(s.name, real=True) for s in out.free_symbols})
     if any(isinstance(f, AppliedUndef) for f in out.atoms(sympy.Function)):
-        out = out.replace(lambda x: isinstance(x, AppliedUndef) and x.func.__name__ in _KINKED,
-                          lambda x: _KINKED[x.func.__name__](*x.args))
+        out = out.replace(lambda x: isinstance(x, AppliedUndef) and x.func.__name__ in _NAMED,
+                          lambda x: _NAMED[x.func.__name__](*x.args))
     return out

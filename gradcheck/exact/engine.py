@@ -79,15 +79,16 @@ def exact_at(typed: Typed, values: Mapping[str, Value], name: str, engine: str,
                               hint="use engine 'sympy' for values such as pi/4")
         return _elements(typed, values, name, closed)
     note = None
-    if rational and _affordable(typed, values, name):
+    if _affordable(typed, values, name):
         try:
-            truth = _elements(typed, values, name, closed, auto=True)
+            if rational:
+                return _cross_checked(_elements(typed, values, name, closed, auto=True),
+                                      values, closed)
+            return _sympy(typed, values, name, closed)  # exact at points such as sqrt(2)
         except LimitError as e:
             if closed is None:
                 raise
             note = f"the element-level engine stopped ({e.message}): the closed form alone"
-        else:
-            return _cross_checked(truth, values, closed)
     if closed is not None:
         return dataclasses.replace(_closed(closed, values, sparse), note=note)
     return _sympy(typed, values, name, closed)
