@@ -50,20 +50,28 @@ def test_claim_errors_say_they_are_in_the_claim():
 
 
 def test_claims_on_large_matrices_are_evaluated_with_numpy():
-    """Beyond 64 entries a matrix is slow in SymPy: exact fractions where the
-    operations are rational (correctly rounded), float64 otherwise."""
+    """Beyond 256 entries a matrix is slow even in symengine: exact fractions
+    where the operations are rational (correctly rounded), float64 otherwise;
+    up to 256, certified floats (symengine and ball arithmetic)."""
     from fractions import Fraction
 
+    import sympy
+
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((12, 12))
-    values = {"x": to_value(x)}
-    exact = evaluate("x.T@x/3", values)
-    fx = [[Fraction(float(v)) for v in row] for row in x]
-    want = [[float(sum(fx[k][i] * fx[k][j] for k in range(12)) / 3) for j in range(12)]
-            for i in range(12)]
-    assert exact.tolist() == want
-    smooth = evaluate("1 - tanh(x)**2", values)
-    assert np.allclose(smooth, 1 - np.tanh(x) ** 2, rtol=1e-15, atol=0)
+    for n in (12, 17):
+        x = rng.standard_normal((n, n))
+        values = {"x": to_value(x)}
+        exact = evaluate("x.T@x/3", values)
+        fx = [[Fraction(float(v)) for v in row] for row in x]
+        want = [[float(sum(fx[k][i] * fx[k][j] for k in range(n)) / 3) for j in range(n)]
+                for i in range(n)]
+        assert exact.tolist() == want
+        smooth = evaluate("1 - tanh(x)**2", values)
+        assert np.allclose(smooth, 1 - np.tanh(x) ** 2, rtol=1e-12, atol=0)
+    x = rng.standard_normal((2, 2))
+    truth = [[float(sympy.N(1 - sympy.tanh(sympy.Rational(Fraction(float(v)))) ** 2, 40))
+              for v in row] for row in x]
+    assert evaluate("1 - tanh(x)**2", {"x": to_value(x)}).tolist() == truth
 
 
 def test_a_claim_in_the_other_layout_is_told_to_transpose():

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from gradcheck.errors import ClaimError, GradcheckError
-from gradcheck.exact import closed_eval, symbolic
+from gradcheck.exact import closed_eval, elements, symbolic
+from gradcheck.exact.engine import AUTO_MATRIX
 from gradcheck.language.parser import parse
 from gradcheck.language.shapes import broadcast, fmt, infer
 from gradcheck.language.tree import Shape, render, walk
@@ -42,10 +43,11 @@ def evaluate_bounded(claim: Any, values: Mapping[str, Value]) -> tuple[np.ndarra
                                                                         np.ndarray | None]:
     """The claim's value at the point, and a bound on its own error where it
     has one (None: exact, or taken as given). An expression string is
-    evaluated exactly and certified to its last digit (for matrices of more
-    than SYMPY_MATRIX entries, with NumPy: exact fractions where
-    affordable, else float64 with a running bound, certified by ball
-    arithmetic where that bound is too wide); a callable is called with
+    evaluated exactly (with symengine at a rational point, else SymPy) and
+    certified to its last digit (for matrices of more than AUTO_MATRIX
+    entries, with NumPy: exact fractions where affordable, else float64
+    with a running bound, certified by ball arithmetic where that bound is
+    too wide); a callable is called with
     the variables as keyword arguments; an array is taken as it is.
 
     Raises:
@@ -68,10 +70,17 @@ def evaluate_bounded(claim: Any, values: Mapping[str, Value]) -> tuple[np.ndarra
                              hint="check the claim, or choose a point where it is defined"
                              ) from None
         sizes = (n.shape[0] * n.shape[1] for n in walk(typed.tree) if n.shape is not None)
-        if max(sizes, default=1) > symbolic.SYMPY_MATRIX:
+        if max(sizes, default=1) > AUTO_MATRIX:
             return closed_eval.evaluate_bounded(typed.tree, values)
-        exact = symbolic.build(typed.tree, {n: v.exact for n, v in values.items()})
-        value, error = symbolic.certified(exact)
+        if all(v.rational for v in values.values()):
+            built = elements.build(typed.tree, {n: elements.matrix(v.array)
+                                                for n, v in values.items()})
+            rows, cols = typed.shape
+            value, error = elements.certify(elements.entries(built))
+            value, error = value.reshape(rows, cols), error.reshape(rows, cols)
+        else:  # values such as sqrt(2): SymPy's
+            value, error = symbolic.certified(symbolic.build(
+                typed.tree, {n: v.exact for n, v in values.items()}))
         return value, (None if not error.any() and not np.isnan(error).any() else error)
     if callable(claim):
         try:
