@@ -151,3 +151,20 @@ def test_auto_stays_with_the_closed_form_where_the_element_engine_is_costly():
     truth = engine.exact_at(typed, {"X": to_value(X)}, "X", "auto")
     assert truth.engine == "closed form"
     assert truth.note is not None and "element-level engine stopped" in truth.note
+
+
+@pytest.mark.parametrize(("f", "shapes", "claim", "kind"), [
+    # issue #14: each of these ran out of the diagnosis's 10 s before
+    ("sum(inv(X))", {"X": (5, 5)}, "-inv(X)@ones(5,5)@inv(X)", "transposed"),
+    ("a.T @ inv(X) @ b", {"a": (5, 1), "X": (5, 5), "b": (5, 1)}, "inv(X).T@a@b.T@inv(X).T",
+     "sign"),
+])
+def test_wrong_claims_on_inverses_are_named(f, shapes, claim, kind):
+    r = gradcheck.check(f, shapes=shapes, wrt="X", expect=claim)
+    assert r.verdict == "fail" and r["X"].diagnosis.kind == kind
+
+
+def test_the_difference_of_a_wrong_claim_is_simplified_in_real_symbols():
+    r = gradcheck.check("sum(x * x)", shapes={"x": (2, 1)}, expect="x")
+    assert r["x"].engine == "symengine"
+    assert r["x"].diagnosis.difference == "[[x[0,0]], [x[1,0]]]"

@@ -4,6 +4,7 @@ projections), the claim against both, and a diagnosis of a wrong claim.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import zlib
@@ -115,8 +116,13 @@ def gradient(problem: Problem, name: str, claim: Any, atol: float, rtol: float,
         raise domain_error(problem.text, e, "finite differences step ") from None
     found = _diagnosis(problem, name, exact, claimed, gradient.comparison, atol, rtol, budget,
                        truth.expressions, claim, form, engine)
-    # replace() reads every field: arrays kept sparse would be made dense
-    return gradient if found is None else dataclasses.replace(gradient, diagnosis=found)
+    if found is None:
+        return gradient
+    # a copy of what the fields hold: replace() would read every field, making
+    # arrays kept sparse dense and converting symengine's values to SymPy's
+    out = copy.copy(gradient)
+    object.__setattr__(out, "diagnosis", found)
+    return out
 
 
 def _float64_rounding(closed: closed_form.Derivative, values: Mapping[str, Value],
@@ -284,15 +290,23 @@ def _difference(problem: Problem, name: str, jac: Any, claim: str, form: str) ->
     """exact − claimed as simplified expressions in the entries of w, where
     that is short: one value for every entry, or a small matrix."""
     w_shape = problem.values[name].shape
-    env: dict[str, sympy.MatrixBase] = {n: v.exact for n, v in problem.values.items()}
-    env[name] = symbolic.symbols(name, w_shape)
     typed = infer(parse(claim), {n: v.shape for n, v in problem.values.items()}, text=claim)
-    c = symbolic.build(typed.tree, env)
-    if isinstance(jac, elements.Lazy):
-        if elements.terms(jac.flat) > DIFFERENCE_TERMS:
-            return None  # its difference is long, and simplifying it slow
-        jac = jac.sympy()
     rows, cols = w_shape
+    if isinstance(jac, elements.Lazy):
+        env = {n: elements.matrix(v.array) for n, v in problem.values.items()}
+        env[name] = elements.symbols(name, w_shape)
+        built = elements.build(typed.tree, env)
+        claimed = elements.entries(built)
+        flat = [jac.flat[(i * cols + j) * (rows * cols + 1)] for i in range(rows)
+                for j in range(cols)] if form == "elementwise" else list(jac.flat)
+        if elements.terms(flat) + elements.terms(claimed) > DIFFERENCE_TERMS:
+            return None  # its difference is long, and simplifying it slow
+        truth = sympy.Matrix(rows, cols, [elements.to_sympy(e) for e in flat])
+        return difference(truth, sympy.Matrix(built.rows, built.cols,
+                                              [elements.to_sympy(e) for e in claimed]))
+    env_s: dict[str, sympy.MatrixBase] = {n: v.exact for n, v in problem.values.items()}
+    env_s[name] = symbolic.symbols(name, w_shape)
+    c = symbolic.build(typed.tree, env_s)
     truth = sympy.Matrix(rows, cols, lambda i, j: jac[i, j, i, j]) if form == "elementwise" \
         else sympy.Matrix(jac)
     return difference(truth, c)
