@@ -168,3 +168,9 @@ def test_the_difference_of_a_wrong_claim_is_simplified_in_real_symbols():
     r = gradcheck.check("sum(x * x)", shapes={"x": (2, 1)}, expect="x")
     assert r["x"].engine == "symengine"
     assert r["x"].diagnosis.difference == "[[x[0,0]], [x[1,0]]]"
+
+
+def test_a_value_given_exactly_is_used_exactly():
+    r = gradcheck.check("sum(x*x)", at={"x": "1/3*ones(1,1)"}, expect="2*x")
+    assert r.passed and r["x"].engine == "symengine"
+    assert r["x"].exact_values == sympy.Matrix([[sympy.Rational(2, 3)]])

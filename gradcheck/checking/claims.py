@@ -73,7 +73,7 @@ def evaluate_bounded(claim: Any, values: Mapping[str, Value]) -> tuple[np.ndarra
         if max(sizes, default=1) > AUTO_MATRIX:
             return closed_eval.evaluate_bounded(typed.tree, values)
         if all(v.rational for v in values.values()):
-            built = elements.build(typed.tree, {n: elements.matrix(v.array)
+            built = elements.build(typed.tree, {n: elements.matrix(v)
                                                 for n, v in values.items()})
             rows, cols = typed.shape
             value, error = elements.certify(elements.entries(built))

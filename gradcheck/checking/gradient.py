@@ -293,7 +293,7 @@ def _difference(problem: Problem, name: str, jac: Any, claim: str, form: str) ->
     typed = infer(parse(claim), {n: v.shape for n, v in problem.values.items()}, text=claim)
     rows, cols = w_shape
     if isinstance(jac, elements.Lazy):
-        env = {n: elements.matrix(v.array) for n, v in problem.values.items()}
+        env = {n: elements.matrix(v) for n, v in problem.values.items()}
         env[name] = elements.symbols(name, w_shape)
         built = elements.build(typed.tree, env)
         claimed = elements.entries(built)

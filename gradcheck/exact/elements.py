@@ -38,9 +38,11 @@ from sympy.core.function import AppliedUndef
 
 from gradcheck.errors import LimitError
 from gradcheck.exact import balls
+from gradcheck.exact.rational import fractions_of
 from gradcheck.language import ops
 from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render, walk
 from gradcheck.limits import current, hint
+from gradcheck.values.value import Value
 
 __all__ = ["BUILDERS", "Lazy", "afford", "build", "certify", "entries", "evaluate", 
            "is_elementwise", "jacobian", "kinked", "matrix", "symbols", "terms", "to_sympy"]
@@ -147,9 +149,11 @@ def build(tree: Node, env: Mapping[str, Any], terms: int | None = None) -> Any:
     return _build(tree, env, current().terms if terms is None else terms)
 
 
-def matrix(a: np.ndarray) -> Any:
-    """A float array as a symengine matrix of the exact rationals it holds."""
-    return se.DenseMatrix(*a.shape, [se.Rational(*float(v).as_integer_ratio()) for v in a.flat])
+def matrix(v: Value) -> Any:
+    """A variable's rational value as a symengine matrix: exactly what was given
+    (``1/3``), or the rationals a float array holds."""
+    q = fractions_of(v)
+    return se.DenseMatrix(*q.shape, [se.Rational(f.numerator, f.denominator) for f in q.flat])
 
 
 def entries(m: Any) -> list[Any]:

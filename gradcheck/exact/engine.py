@@ -156,14 +156,14 @@ def _elements(typed: Typed, values: Mapping[str, Value], name: str,
     For ``auto``, within :data:`AUTO_TERMS` and :data:`AUTO_WORK`."""
     w_shape = values[name].shape
     w = elements.symbols(name, w_shape)
-    env = {n: elements.matrix(v.array) for n, v in values.items() if n != name}
+    env = {n: elements.matrix(v) for n, v in values.items() if n != name}
     env[name] = w
     terms = min(current().terms, AUTO_TERMS) if auto else current().terms
     f = elements.build(typed.tree, env, terms)
     if auto:
         elements.afford(f, w, AUTO_WORK, typed.tree)
     flat = elements.jacobian(f, w, elements.kinked(typed.tree))
-    point = dict(zip(elements.entries(w), elements.entries(elements.matrix(values[name].array)),
+    point = dict(zip(elements.entries(w), elements.entries(elements.matrix(values[name])),
                      strict=True))
     at = elements.evaluate(flat, point)
     floats, errors = elements.certify(at)
