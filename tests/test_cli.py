@@ -218,3 +218,18 @@ def test_number_literals_out_of_range_are_one_error(runner, number):
 def test_an_empty_let_names_its_variable(runner):
     result = runner.invoke(main, ["check", "sum(x)", "--let", "x="])
     assert result.exit_code == 2 and "--let x= gives no value" in result.output
+
+
+def test_a_check_at_a_rational_point_does_not_import_sympy():
+    # SymPy's import is four times NumPy's: the CLI's start-up (issue #14).
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from gradcheck.cli import main; "
+            "r = CliRunner().invoke(main, ['check', '(x·y+z)·A+z', '--wrt', 'z', '--let', "
+            "'x=ones(3,2)', '--let', 'y=0.5*ones(2,2)', '--let', 'z=0.25*ones(3,2)', '--let', "
+            "'A=[[1,0],[2,1],[0,1]]', '--expect', 'A + 1']); "
+            "print(r.exit_code, 'sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["0", "False"]

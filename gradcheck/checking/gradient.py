@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-import sympy
 
 from gradcheck.checking import claims
 from gradcheck.checking.problem import Problem, arrays, domain_error
@@ -27,6 +26,7 @@ from gradcheck.language.latex import latex
 from gradcheck.language.parser import parse
 from gradcheck.language.shapes import infer
 from gradcheck.language.tree import Node, render, tree_size
+from gradcheck.lazy import sympy
 from gradcheck.limits import Budget
 from gradcheck.numeric import engine as numeric
 from gradcheck.numeric.estimate import Estimate

@@ -20,16 +20,17 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
-import sympy
 
 from gradcheck.errors import OptionError
-from gradcheck.exact import symbolic
+from gradcheck.exact import elements, symbolic
 from gradcheck.language.parser import parse
 from gradcheck.language.shapes import infer
 from gradcheck.language.tree import Node, Shape, variables
+from gradcheck.lazy import sympy
 from gradcheck.limits import current, hint
 from gradcheck.values.evaluate import kinks
 from gradcheck.values.value import Value
@@ -73,15 +74,32 @@ def constant(text: str, name: str = "") -> Value:
             hint="a value must be a constant expression such as 0.5*ones(2,2) or "
                  "[[1,0],[2,1]]; to declare a shape write 3x2")
     typed = infer(tree, {}, text=text)
-    exact = symbolic.build(typed.tree, {})
-    return _checked(exact, name)
+    numbers = elements.entries(elements.build(typed.tree, {}))
+    if all(e.is_Rational for e in numbers):  # as given, in fractions: no SymPy needed
+        fractions = np.array([Fraction(int(e.p), int(e.q)) for e in numbers],
+                             dtype=object).reshape(typed.shape)
+        array = np.array([_float(q) for q in fractions.flat]).reshape(typed.shape)
+        _finite(array, name)
+        return Value(None, array, fractions)
+    return _checked(symbolic.build(typed.tree, {}), name)
+
+
+def _float(q: Fraction) -> float:
+    try:
+        return float(q)
+    except OverflowError:
+        return np.inf
+
+
+def _finite(array: np.ndarray, name: str) -> None:
+    if not np.isfinite(array).all():
+        raise OptionError(f"the value of '{name}' is not finite",
+                          hint="values must be finite real numbers")
 
 
 def _checked(exact: sympy.ImmutableMatrix, name: str) -> Value:
     array = symbolic.to_float(exact)
-    if not np.isfinite(array).all():
-        raise OptionError(f"the value of '{name}' is not finite",
-                          hint="values must be finite real numbers")
+    _finite(array, name)
     return Value(exact, array)
 
 
@@ -94,7 +112,7 @@ def to_value(value: Any, name: str = "") -> Value:
         return value
     if isinstance(value, str):
         return constant(value, name)
-    if isinstance(value, sympy.MatrixBase):
+    if type(value).__module__.startswith("sympy") and isinstance(value, sympy.MatrixBase):
         if 0 in value.shape:
             raise OptionError(f"the value of '{name}' has shape {value.shape}",
                               hint="gradcheck works with 2-D matrices of at least one entry")

@@ -17,10 +17,10 @@ import numpy as np
 
 from gradcheck.compare.comparator import Comparison, Mismatch
 from gradcheck.compare.diagnose import Diagnosis
+from gradcheck.exact.elements import Lazy
 from gradcheck.language.shapes import Reading
 from gradcheck.language.tree import Shape
 from gradcheck.numeric.estimate import Undefined
-from gradcheck.exact.elements import Lazy
 from gradcheck.values.sparse import Dense
 
 __all__ = ["VIEWS", "CheckResult", "ClosedForm", "Directions", "Gradient"]
@@ -179,7 +179,7 @@ class _SymPy(Dense):
 
 for _field in ("exact", "numeric", "numeric_error", "exact_error"):  # arrays made when read
     setattr(Gradient, _field, Dense(_field))
-Gradient.exact_values = _SymPy("exact_values")  # type: ignore[assignment]
+Gradient.exact_values = _SymPy("exact_values")
 
 
 @dataclass(frozen=True, eq=False)

@@ -37,12 +37,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-import sympy
 
 from gradcheck.compare.comparator import compare
 from gradcheck.errors import GradcheckError
 from gradcheck.language.shapes import Typed
 from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render, walk
+from gradcheck.lazy import sympy
 
 __all__ = ["Diagnosis", "diagnose", "difference"]
 

@@ -28,6 +28,7 @@ import numpy as np
 from flint import arb, arb_mat
 
 from gradcheck.exact import balls
+from gradcheck.exact.rational import fractions_of
 from gradcheck.language import ops
 from gradcheck.language.tree import Call, Evaluator, Matrix, Node, Num, Var
 from gradcheck.values.value import Value
@@ -53,9 +54,7 @@ def balls_of_any(a: np.ndarray) -> np.ndarray:
 
 def _value_balls(v: Value) -> np.ndarray:
     if v.rational:
-        return balls_of(np.asarray(v.array, dtype=object) if v.given is None else
-                        np.array([[Fraction(int(e.p), int(e.q)) for e in v.given.row(i)]
-                                  for i in range(v.given.rows)], dtype=object))
+        return balls_of(fractions_of(v))
     out = np.empty(v.shape, dtype=object)
     for i in range(v.shape[0]):
         for j in range(v.shape[1]):

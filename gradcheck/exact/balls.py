@@ -28,11 +28,13 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-import sympy
 from flint import arb, ctx, fmpq
 
+from gradcheck.lazy import sympy
+
 __all__ = ["CONVERGED", "FUNCTIONS", "PRECISIONS", "TINY", "NotANumber", "Unsupported", "ball",
-           "certify", "certify_with", "exact", "finished", "largest", "named", "precision", "product",
+           "certify", "certify_with", "exact", "finished", "largest", "named", "precision",
+           "product",
            "sign", "step", "to_floats", "total", "walk"]
 
 PRECISIONS = (64, 128, 256, 512, 1024, 2048, 4096, 8192)  # bits, tried in turn

@@ -33,23 +33,23 @@ from typing import Any
 
 import numpy as np
 import symengine as se
-import sympy
-from sympy.core.function import AppliedUndef
+from flint import arb
 
 from gradcheck.errors import LimitError
 from gradcheck.exact import balls
 from gradcheck.exact.rational import fractions_of
 from gradcheck.language import ops
 from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render, walk
+from gradcheck.lazy import sympy
 from gradcheck.limits import current, hint
 from gradcheck.values.value import Value
 
-__all__ = ["BUILDERS", "Lazy", "afford", "build", "certify", "entries", "evaluate", 
+__all__ = ["BUILDERS", "Lazy", "afford", "build", "certify", "entries", "evaluate",
            "is_elementwise", "jacobian", "kinked", "matrix", "symbols", "terms", "to_sympy"]
 
 # The functions symengine does not have, by the name they are built with,
 # as SymPy's.
-_NAMED = {"step": sympy.Heaviside, "delta": sympy.DiracDelta}
+_NAMED = {"step": lambda a: sympy.Heaviside(a), "delta": lambda a: sympy.DiracDelta(a)}
 
 
 def _step(a: Any) -> Any:
@@ -220,7 +220,7 @@ def _build(node: Node, env: Mapping[str, Any], limit: int) -> Any:
     op = ops.OPS[node.op]
     make = BUILDERS[node.op]
     if op.kind == "constructor":
-        return make(*(int(a.value) for a in node.args))  # type: ignore[attr-defined]
+        return make(*(int(a.value) for a in node.args))  # type: ignore[union-attr]
     args = [_build(a, env, limit) for a in node.args]
     if node.op in ("inv", "det", "logdet") and args[0].free_symbols:
         # The cofactors are as large as the determinant: estimate first.
@@ -350,9 +350,9 @@ def _node(e: Any, args: list[Any]) -> Any:
             return balls.exact(Fraction(int(e.p), int(e.q)))
         raise balls.NotANumber  # nan, zoo and infinities; no floats are built
     if kind == "Exp1":
-        return balls.arb(1).exp()
+        return arb(1).exp()
     if kind == "Pi":
-        return balls.arb.pi()
+        return arb.pi()
     if kind == "Add":
         return balls.total(args)
     if kind == "Mul":
@@ -386,7 +386,8 @@ def to_sympy(e: Any) -> Any:
         return sympy.Rational(int(e.p), int(e.q))
     out = e._sympy_()
     out = out.xreplace({s: sympy.Symbol(s.name, real=True) for s in out.free_symbols})
-    if any(isinstance(f, AppliedUndef) for f in out.atoms(sympy.Function)):
-        out = out.replace(lambda x: isinstance(x, AppliedUndef) and x.func.__name__ in _NAMED,
+    undefined = sympy.core.function.AppliedUndef
+    if any(isinstance(f, undefined) for f in out.atoms(sympy.Function)):
+        out = out.replace(lambda x: isinstance(x, undefined) and x.func.__name__ in _NAMED,
                           lambda x: _NAMED[x.func.__name__](*x.args))
     return out

@@ -4,23 +4,24 @@ reference) or the closed form, certified or bounded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sympy
 
 from gradcheck.errors import LimitError, OptionError
 from gradcheck.exact import closed_eval, closed_form, elements, symbolic
 from gradcheck.language.shapes import Typed
 from gradcheck.language.tree import walk
+from gradcheck.lazy import sympy
 from gradcheck.limits import current
 from gradcheck.values.sparse import dense
 from gradcheck.values.value import Value
 
-__all__ = ["AUTO_MATRIX", "AUTO_TERMS", "AUTO_WORK", "ENGINES", "SYMPY_ENTRIES", "Truth", "exact_at"]
+__all__ = ["AUTO_MATRIX", "AUTO_TERMS", "AUTO_WORK", "ENGINES", "SYMPY_ENTRIES", "Truth",
+           "exact_at"]
 
 ENGINES = ("auto", "sympy", "symengine", "closed")
 # engine="auto" runs the element-level engine on symengine (the reference) where

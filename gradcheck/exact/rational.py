@@ -63,6 +63,8 @@ def work(calls: list[Call]) -> int:
 
 def fractions_of(v: Value) -> np.ndarray:
     """The value's entries as fractions (a float is exactly a fraction)."""
+    if v.fractions is not None:
+        return v.fractions
     if v.given is None:
         out: np.ndarray = np.vectorize(Fraction, otypes=[object])(v.array)
         return out

@@ -27,12 +27,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import sympy
 
 from gradcheck.errors import LimitError
 from gradcheck.exact import balls
 from gradcheck.language import ops
 from gradcheck.language.tree import Call, Matrix, Node, Num, Shape, Var, render, tree_size
+from gradcheck.lazy import sympy
 from gradcheck.limits import current, hint
 
 __all__ = ["MAX_EXACT_EXPONENT", "SYMPY_MATRIX", "Terms", "build", "entries", "evaluate",
@@ -40,8 +40,6 @@ __all__ = ["MAX_EXACT_EXPONENT", "SYMPY_MATRIX", "Terms", "build", "entries", "e
 
 SYMPY_MATRIX = 64  # beyond this many entries in a matrix, SymPy's arithmetic is slow
 MAX_EXACT_EXPONENT = 2**16
-
-Array = sympy.ImmutableDenseNDimArray
 
 
 def symbols(name: str, shape: Shape) -> sympy.ImmutableMatrix:
@@ -158,7 +156,7 @@ def jacobian(f: sympy.MatrixBase, w: sympy.MatrixBase) -> Any:
         return sympy.ImmutableMatrix(w.rows, w.cols, lambda k, l: sympy.diff(f0, w[k, l]))
     entries = [sympy.diff(f[i, j], w[k, l]) for i in range(f.rows) for j in range(f.cols)
                for k in range(w.rows) for l in range(w.cols)]
-    return Array(entries, (*f.shape, *w.shape))
+    return sympy.ImmutableDenseNDimArray(entries, (*f.shape, *w.shape))
 
 
 def is_elementwise(jac: Any, f_shape: Shape, w_shape: Shape) -> bool:
@@ -209,4 +207,4 @@ def from_fractions(a: np.ndarray) -> Any:
     values = [sympy.Rational(x.numerator, x.denominator) for x in a.flat]
     if a.ndim == 2:
         return sympy.ImmutableMatrix(*a.shape, values)
-    return Array(values, a.shape)
+    return sympy.ImmutableDenseNDimArray(values, a.shape)

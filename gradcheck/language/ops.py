@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sympy
+
+from gradcheck.lazy import sympy
 
 __all__ = ["FUNCTIONS", "OPS", "Op", "lookup_function"]
 
@@ -114,6 +115,11 @@ class Op:
         return self.infix is None and self.prefix is None and self.postfix is None
 
 
+def _sym(name: str) -> Callable[..., Any]:
+    """SymPy's function ``name``, looked up when called (SymPy is imported at its first use)."""
+    return lambda *args: getattr(sympy, name)(*args)
+
+
 def _sigmoid_np(a: Any) -> Any:
     # exp of a non-positive real part on each branch: no overflow, and full
     # relative accuracy in both tails.
@@ -154,7 +160,7 @@ def _softmax_np(a: Any) -> Any:
 
 
 def _softmax_sym(m: sympy.Matrix) -> sympy.Matrix:
-    e = m.applyfunc(sympy.exp)
+    e = m.applyfunc(_sym("exp"))
     rows = [sympy.Add(*e.row(i)) for i in range(e.rows)]
     return sympy.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / rows[i])
 
@@ -343,22 +349,22 @@ _ROWS: list[Op] = [
        postfix=".T", precedence=PRECEDENCE_POSTFIX, smooth=True,
        vjp=("g.T",), also=("aᵀ", "transpose(a)")),
     # ----- elementwise functions -----
-    Op("exp", "elementwise", 1, sympy.exp, np.exp, "exponential", latex=r"\exp", smooth=True,
+    Op("exp", "elementwise", 1, _sym("exp"), np.exp, "exponential", latex=r"\exp", smooth=True,
        vjp=("g*out",)),
-    Op("log", "elementwise", 1, sympy.log, np.log, "natural logarithm", aliases=("ln",),
+    Op("log", "elementwise", 1, _sym("log"), np.log, "natural logarithm", aliases=("ln",),
        latex=r"\log", domain=lambda a: a > 0, domain_text="log needs a positive argument",
        vjp=("g/a",)),
-    Op("sqrt", "elementwise", 1, sympy.sqrt, np.sqrt, "square root",
+    Op("sqrt", "elementwise", 1, _sym("sqrt"), np.sqrt, "square root",
        domain=lambda a: a > 0,
        domain_text="sqrt needs a positive argument (it is not differentiable at 0)",
        vjp=("g/(2*out)",)),
-    Op("abs", "elementwise", 1, sympy.Abs, _abs_np, "absolute value", kink=0.0,
+    Op("abs", "elementwise", 1, _sym("Abs"), _abs_np, "absolute value", kink=0.0,
        vjp=("g*sign(a)",)),
-    Op("sin", "elementwise", 1, sympy.sin, np.sin, "sine", latex=r"\sin", smooth=True,
+    Op("sin", "elementwise", 1, _sym("sin"), np.sin, "sine", latex=r"\sin", smooth=True,
        vjp=("g*cos(a)",)),
-    Op("cos", "elementwise", 1, sympy.cos, np.cos, "cosine", latex=r"\cos", smooth=True,
+    Op("cos", "elementwise", 1, _sym("cos"), np.cos, "cosine", latex=r"\cos", smooth=True,
        vjp=("-(g*sin(a))",)),
-    Op("tanh", "elementwise", 1, sympy.tanh, np.tanh, "hyperbolic tangent", latex=r"\tanh",
+    Op("tanh", "elementwise", 1, _sym("tanh"), np.tanh, "hyperbolic tangent", latex=r"\tanh",
        smooth=True,
        vjp=("g*(1 - out**2)",)),
     Op("sigmoid", "elementwise", 1, lambda a: 1 / (1 + sympy.exp(-a)), _sigmoid_np,
@@ -371,10 +377,10 @@ _ROWS: list[Op] = [
        "log(1 + exp(x))", smooth=True,
        vjp=("g*sigmoid(a)",)),
     # The derivatives of abs and relu, away from 0; at 0 the values SymPy gives.
-    Op("sign", "elementwise", 1, sympy.sign, _sign_np,
+    Op("sign", "elementwise", 1, _sym("sign"), _sign_np,
        "sign: 1 for x > 0, -1 for x < 0, 0 at 0 (the derivative of abs)", kink=0.0,
        vjp=("",)),
-    Op("step", "elementwise", 1, sympy.Heaviside, _step_np,
+    Op("step", "elementwise", 1, _sym("Heaviside"), _step_np,
        "Heaviside step: 1 for x > 0, 0 for x < 0, 1/2 at 0 (the derivative of relu)",
        aliases=("heaviside",), kink=0.0,
        vjp=("",)),
@@ -411,11 +417,11 @@ _ROWS: list[Op] = [
        vjp=("-(out.T@(g@out.T))",)),
     Op("softmax", "matrix", 1, _softmax_sym, _softmax_np, "softmax of each row", smooth=True),
     # ----- derived operators (expand: definitions in the language) -----
-    Op("logsumexp", "reduce", 1, lambda m: _one(sympy.log(sympy.Add(*m.applyfunc(sympy.exp)))),
+    Op("logsumexp", "reduce", 1, lambda m: _one(sympy.log(sympy.Add(*m.applyfunc(_sym("exp"))))),
        _logsumexp_np, "log of the sum of exp of all entries (defined as log(sum(exp(a))), "
        "so entries beyond exp's range, about 709, overflow)",
        expand=lambda s, o: "log(sum(exp(a)))", smooth=True),
-    Op("log_softmax", "matrix", 1, lambda m: _softmax_sym(m).applyfunc(sympy.log),
+    Op("log_softmax", "matrix", 1, lambda m: _softmax_sym(m).applyfunc(_sym("log")),
        _log_softmax_np, "log of the softmax of each row", expand=lambda s, o: "log(softmax(a))",
        smooth=True),
     Op("maximum", "binary", 2, lambda a, b: sympy.Max(a, b), np.maximum,

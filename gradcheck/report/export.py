@@ -12,11 +12,11 @@ import math
 from typing import Any
 
 import numpy as np
-import sympy
 
 from gradcheck.checking.result import CheckResult, Gradient
 from gradcheck.exact.symbolic import entries
 from gradcheck.language.shapes import fmt
+from gradcheck.lazy import sympy
 from gradcheck.report.labels import METHOD_NAMES, entries_of, entry_label, largest
 from gradcheck.values.layout import label
 

@@ -33,11 +33,11 @@ from rich.text import Text
 
 from gradcheck.checking.result import CheckResult, Gradient
 from gradcheck.compare.comparator import SCALE
+from gradcheck.exact.elements import Lazy
 from gradcheck.exact.symbolic import entries
 from gradcheck.language.shapes import fmt
 from gradcheck.report.labels import METHOD_NAMES, entries_of, entry_label, largest
 from gradcheck.values.layout import label
-from gradcheck.exact.elements import Lazy
 from gradcheck.values.sparse import Sparse, dense
 
 __all__ = ["function_text", "text", "wants_color"]
@@ -265,14 +265,14 @@ def _rational_values(g: Gradient) -> Any:
     """The exact values where they are rational numbers, to show as fractions;
     else None (the floats are shown, certified)."""
     held = g.held("exact_values")
-    if held is None or (isinstance(held, Lazy) and not held.rational):
-        return None
-    return g.exact_values
+    if isinstance(held, Lazy):  # symengine's: read as they are, without SymPy
+        return held if held.rational else None
+    return held
 
 
 def _cells(a: np.ndarray, exact: Any, digits: int = 10) -> np.ndarray:
     if exact is not None:
-        flat = entries(exact)
+        flat = list(exact.flat) if isinstance(exact, Lazy) else entries(exact)
         if all(e.is_Rational and abs(e.q) < 10**6 for e in flat):
             return np.array([str(e) for e in flat], dtype=object).reshape(a.shape)
     cells: np.ndarray = np.vectorize(lambda v: _num(v, digits), otypes=[object])(a)
