@@ -25,5 +25,6 @@ bench:
 	$(PYTHON) bench/scale.py
 	$(PYTHON) bench/truth.py
 	$(PYTHON) bench/user_code.py
+	$(PYTHON) bench/interactive.py
 
 check: lint test docs

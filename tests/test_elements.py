@@ -174,3 +174,15 @@ def test_a_value_given_exactly_is_used_exactly():
     r = gradcheck.check("sum(x*x)", at={"x": "1/3*ones(1,1)"}, expect="2*x")
     assert r.passed and r["x"].engine == "symengine"
     assert r["x"].exact_values == sympy.Matrix([[sympy.Rational(2, 3)]])
+
+
+@pytest.mark.parametrize("text", ["det(X)", "sum(inv(X))", "logdet(X @ X.T)",
+                                  "trace(inv(X) @ X.T)"])
+@pytest.mark.parametrize("X", [
+    np.fliplr(np.eye(4)),  # every leading pivot 0: symengine's own det divides by them
+    np.array([[0.0, 2, 0], [1, 0, 0], [0, 0, 3]]),
+    np.array([[1.0, 2, 3], [0, 1, 4], [0, 0, 1]]),
+    np.array([[0.0, 0, 1, 2], [0, 1, 0, 0], [1, 0, 0, 0], [2, 0, 0, 5]]),
+], ids=["antidiagonal", "permutation", "triangular", "zeros"])
+def test_determinants_and_inverses_at_points_with_zero_pivots(text, X):
+    _same(text, {"X": X})

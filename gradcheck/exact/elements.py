@@ -99,8 +99,8 @@ def _inv(m: Any) -> Any:
     n = m.rows
     if n == 1:
         return _one(1 / m[0, 0])
-    det = m.det()
-    cof = [[(-1) ** (i + j) * _minor(m, i, j).det() for j in range(n)] for i in range(n)]
+    det = _det(m)
+    cof = [[(-1) ** (i + j) * _det(_minor(m, i, j)) for j in range(n)] for i in range(n)]
     return se.DenseMatrix([[cof[j][i] / det for j in range(n)] for i in range(n)])
 
 
@@ -108,6 +108,55 @@ def _minor(m: Any, i: int, j: int) -> Any:
     rows = [r for r in range(m.rows) if r != i]
     cols = [c for c in range(m.cols) if c != j]
     return se.DenseMatrix([[m[r, c] for c in cols] for r in rows])
+
+
+SYMBOLIC_DET = 8  # the largest symbolic matrix whose determinant is written out
+
+
+def _det(m: Any) -> Any:
+    """The determinant as a polynomial in the entries, without divisions:
+    symengine's own divides by pivots (Bareiss), which is 0/0 where a pivot
+    of the point is 0 (an anti-diagonal matrix). Laplace expansion along the
+    rows, each minor once (n·2ⁿ⁻¹ of them); numbers by exact elimination."""
+    n = m.rows
+    if not m.free_symbols:
+        return _rational_det([[Fraction(int(e.p), int(e.q)) for e in row] for row in _rows(m)])
+    if n > SYMBOLIC_DET:
+        raise LimitError(f"the determinant of a symbolic {n}×{n} matrix is too large to write "
+                         "out", hint=hint("--max-terms", "max_terms", "use the closed-form "
+                                          "engine (--engine closed, engine='closed' in Python)"))
+    rows = _rows(m)
+    memo: dict[tuple[int, ...], Any] = {}
+
+    def minor(cols: tuple[int, ...]) -> Any:  # the rows from n - len(cols) down
+        if not cols:
+            return se.Integer(1)
+        if cols not in memo:
+            r = n - len(cols)
+            memo[cols] = se.add(*((-1) ** k * rows[r][c] * minor(cols[:k] + cols[k + 1:])
+                                  for k, c in enumerate(cols) if rows[r][c] != 0))
+        return memo[cols]
+
+    return minor(tuple(range(n)))
+
+
+def _rational_det(a: list[list[Fraction]]) -> Any:
+    """The determinant of a matrix of fractions, by elimination with pivoting."""
+    a = [row[:] for row in a]
+    n, det = len(a), Fraction(1)
+    for k in range(n):
+        p = next((i for i in range(k, n) if a[i][k] != 0), None)
+        if p is None:
+            return se.Integer(0)
+        if p != k:
+            a[k], a[p] = a[p], a[k]
+            det = -det
+        det *= a[k][k]
+        for i in range(k + 1, n):
+            f = a[i][k] / a[k][k]
+            if f:
+                a[i] = [x - f * y for x, y in zip(a[i], a[k], strict=True)]
+    return se.Rational(det.numerator, det.denominator)
 
 
 # One builder per operator of the language that an engine meets (derived
@@ -125,7 +174,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "mean": lambda m: _one(se.add(*_entries(m)) / (m.rows * m.cols)),
     "trace": lambda m: _one(se.add(*(m[i, i] for i in range(m.rows)))),
     "norm": lambda m: _one(se.sqrt(se.add(*(e**2 for e in _entries(m))))),
-    "det": lambda m: _one(m.det()), "logdet": lambda m: _one(se.log(m.det())),
+    "det": lambda m: _one(_det(m)), "logdet": lambda m: _one(se.log(_det(m))),
     "inv": _inv, "softmax": _softmax,
     "ones": lambda r, c: se.ones(r, c), "zeros": lambda r, c: se.zeros(r, c),
     "eye": lambda n: se.eye(n),
